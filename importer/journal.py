@@ -1,0 +1,273 @@
+"""The job database: one SQLite file per job, the one store every stage shares (SPEC §1, §6).
+
+Staging writes every row here; planning rewrites duplicates and shared phones with SQL;
+sending reads pending rows in batches and commits each acknowledgement as it arrives; the
+report is read back from here in source order. A row stays `pending` until its
+acknowledgement is committed, so a crash at any instant leaves a consistent journal.
+Only this module writes SQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from importer.errors import JobLockedError
+from importer.normalizing import Staged
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    row INTEGER PRIMARY KEY,       -- the source row number, as Excel shows it
+    status TEXT NOT NULL,          -- pending | error | skipped | duplicate | created | ...
+    email TEXT,                    -- normalized, or the raw cell when invalid
+    phone TEXT,                    -- the E.164 value to send
+    payload BLOB,                  -- the contact to send (JSON)
+    warnings TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    contact_id TEXT,
+    merged_into INTEGER            -- a duplicate's survivor row
+);
+CREATE INDEX IF NOT EXISTS rows_status ON rows (status, row);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    row: int
+    email: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the API said about one row."""
+
+    row: int
+    status: str
+    contact_id: str | None = None
+    error: str | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    row: int
+    email: str
+    phone: str
+    status: str
+    contact_id: str
+    error: str
+    warning: str
+
+
+class Journal:
+    """An open, locked job database."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = open(f"{path}.lock", "w")  # noqa: SIM115 - held for the journal's life
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise JobLockedError(
+                "Another run of this same job is in progress (its journal is locked).",
+                "Wait for it to finish, or stop it; then run again to resume.",
+            ) from None
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self._reader: sqlite3.Connection | None = None
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self.db.close()
+        self._lock.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ---------------------------------------------------------------------------
+    def get(self, key: str) -> str | None:
+        found = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def set(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- staging --------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every row (a fresh start, or an interrupted staging pass)."""
+        with self._transaction():
+            self.db.execute("DELETE FROM rows")
+            self.db.execute("DELETE FROM meta")
+
+    def add_staged(self, batch: Iterable[Staged]) -> None:
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO rows (row, status, email, phone, payload, warnings, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        s.row,
+                        s.status,
+                        s.email,
+                        s.phone,
+                        None if s.payload is None else orjson.dumps(s.payload),
+                        "; ".join(s.warnings),
+                        s.error,
+                    )
+                    for s in batch
+                ),
+            )
+
+    def _transaction(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN")
+        return self.db
+
+    # -- planning -------------------------------------------------------------------------
+    def duplicate_groups(self) -> Iterator[list[PendingRow]]:
+        """Pending rows sharing a normalized email, grouped, in source order within a group."""
+        cursor = self._snapshot().execute(
+            "SELECT row, email, payload FROM rows WHERE status = 'pending' AND email IN "
+            "(SELECT email FROM rows WHERE status = 'pending' GROUP BY email HAVING COUNT(*) > 1)"
+            " ORDER BY email, row"
+        )
+        yield from _grouped(cursor, key=1)
+
+    def shared_phone_groups(self) -> Iterator[list[PendingRow]]:
+        """Pending rows with different emails and one phone, grouped, in source order."""
+        cursor = self._snapshot().execute(
+            "SELECT row, email, payload, phone FROM rows WHERE status = 'pending' AND phone IN "
+            "(SELECT phone FROM rows WHERE status = 'pending' AND phone IS NOT NULL "
+            "GROUP BY phone HAVING COUNT(*) > 1) ORDER BY phone, row"
+        )
+        yield from _grouped(cursor, key=3)
+
+    def _snapshot(self) -> sqlite3.Connection:
+        """A second connection: in WAL mode its reads see one snapshot while `db` writes."""
+        if self._reader is None:
+            self._reader = sqlite3.connect(self.path)
+        return self._reader
+
+    def merge(self, survivor: int, payload: dict[str, Any], merged: list[int]) -> None:
+        """Fold `merged` rows into `survivor`, which is sent once for all of them."""
+        phone = payload.get("phone")
+        with self._transaction():
+            self.db.execute(
+                "UPDATE rows SET payload = ?, phone = ?, warnings = "
+                "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
+                (
+                    orjson.dumps(payload),
+                    phone if isinstance(phone, str) else None,
+                    f"merged with row{'s' if len(merged) > 1 else ''} "
+                    f"{', '.join(map(str, merged))} (same email)",
+                    survivor,
+                ),
+            )
+            self.db.executemany(
+                "UPDATE rows SET status = 'duplicate', merged_into = ?, warnings = "
+                "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
+                ((survivor, f"same email as row {survivor}: merged into it", r) for r in merged),
+            )
+
+    def drop_phone(self, row: int, payload: dict[str, Any], warning: str) -> None:
+        with self._transaction():
+            self._add_warning(row, warning)
+            self.db.execute(
+                "UPDATE rows SET payload = ?, phone = NULL WHERE row = ?",
+                (orjson.dumps(payload), row),
+            )
+
+    def _add_warning(self, row: int, warning: str) -> None:
+        self.db.execute(
+            "UPDATE rows SET warnings = "
+            "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
+            (warning, row),
+        )
+
+    # -- sending --------------------------------------------------------------------------
+    def count(self, status: str) -> int:
+        return int(
+            self.db.execute("SELECT COUNT(*) FROM rows WHERE status = ?", (status,)).fetchone()[0]
+        )
+
+    def pending(self, batch_size: int) -> Iterator[list[PendingRow]]:
+        """Pending rows in source order, in batches; keyset paging so acks can commit meanwhile."""
+        after = 0
+        while True:
+            found = self.db.execute(
+                "SELECT row, email, payload FROM rows WHERE status = 'pending' AND row > ? "
+                "ORDER BY row LIMIT ?",
+                (after, batch_size),
+            ).fetchall()
+            if not found:
+                return
+            yield [PendingRow(r, e, orjson.loads(p)) for r, e, p in found]
+            after = found[-1][0]
+
+    def record(self, outcomes: Iterable[Outcome]) -> None:
+        """Commit acknowledgements; from here on these rows are never sent again by this job."""
+        with self._transaction():
+            for o in outcomes:
+                self.db.execute(
+                    "UPDATE rows SET status = ?, contact_id = ?, error = ? WHERE row = ?",
+                    (o.status, o.contact_id, o.error, o.row),
+                )
+                if o.warning:
+                    self._add_warning(o.row, o.warning)
+
+    # -- reporting ------------------------------------------------------------------------
+    def report_rows(self, dry_run: bool) -> Iterator[ReportRow]:
+        """Every row in source order; a duplicate shares its survivor's id and any error."""
+        cursor = self.db.execute(
+            "SELECT r.row, r.email, r.phone, r.status, r.merged_into, s.status, "
+            "COALESCE(r.contact_id, s.contact_id), r.error, s.error, r.warnings "
+            "FROM rows r LEFT JOIN rows s ON s.row = r.merged_into ORDER BY r.row"
+        )
+        for row, email, phone, status, into, s_status, cid, error, s_error, warnings in cursor:
+            if status == "duplicate" and s_status == "error":
+                status, error = "error", f"row {into}: {s_error}"
+            elif status == "duplicate" and s_status == "pending" and not dry_run:
+                status = "pending"
+            if dry_run and status == "pending":
+                status = "valid"
+            yield ReportRow(row, email or "", phone or "", status, cid or "", error or "", warnings)
+
+
+def _grouped(cursor: sqlite3.Cursor, key: int) -> Iterator[list[PendingRow]]:
+    group: list[PendingRow] = []
+    current: Any = None
+    for found in cursor:
+        if group and found[key] != current:
+            yield group
+            group = []
+        current = found[key]
+        group.append(PendingRow(found[0], found[1], orjson.loads(found[2])))
+    if group:
+        yield group
+
+
+def journal_path(state_dir: Path, job_id: str) -> Path:
+    return state_dir / f"job-{job_id[:24]}.sqlite"
+
+
+def remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")

@@ -1,0 +1,236 @@
+"""The HTTP client of a run: one keep-alive `httpx.AsyncClient`, the limiter, retries.
+
+Every request of a run goes through `ApiClient.call`, the one place that knows what is
+retried (429, 5xx, timeouts, dropped connections), what aborts the run (401/403, or
+several requests in a row failing after all their retries) and what is a per-row answer
+(any other status, returned to the caller).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+import orjson
+
+from importer.errors import AbortError
+from importer.sending.limiter import Clock, RateLimiter, Sleep
+from importer.settings import Credentials, is_loopback
+
+_KEY_VARS = {"minimo": "MINIMO_API_KEY", "notifuse": "NOTIFUSE_API_KEY"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # for 5xx, timeouts and connection errors
+    throttled_attempts: int = 50  # 429s: the server is fine, only busy
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_elapsed: float = 600.0
+    abort_after_failures: int = 3  # consecutive requests failing after all retries
+
+
+@dataclass
+class Stats:
+    """Counters of one run, for the summary."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    text: str
+    uncertain: bool  # an earlier attempt may have been applied by the server
+
+
+class RequestFailed(Exception):
+    """A request that still failed after all its retries; `cause` names the last reason."""
+
+    def __init__(self, cause: str, attempts: int) -> None:
+        super().__init__(f"{cause} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+        self.cause = cause
+        self.attempts = attempts
+
+
+def error_text(status: int, body: Any, text: str) -> str:
+    """SPEC §5: the body's `error` (string, or `code`+`message`) or `message`, else the start."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, str) and err:
+            return err
+        if isinstance(err, dict):
+            parts = [str(err[k]) for k in ("code", "message") if err.get(k)]
+            if parts:
+                return ": ".join(parts)
+        if isinstance(body.get("message"), str) and body["message"]:
+            return str(body["message"])
+    snippet = re.sub(r"\s+", " ", text).strip()[:200]
+    return f"HTTP {status}" + (f": {snippet}" if snippet else "")
+
+
+def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date), bounded to 5 minutes."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(300.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(300.0, when.timestamp() - now()))
+
+
+class ApiClient:
+    def __init__(
+        self,
+        creds: Credentials,
+        *,
+        rate: float | None,
+        concurrency: int,
+        timeout: float,
+        policy: RetryPolicy = RetryPolicy(),
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = anyio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.creds = creds
+        self.policy = policy
+        self.stats = Stats()
+        self.limiter = RateLimiter(rate, clock, sleep)
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._consecutive_failures = 0
+        host = urlsplit(creds.base_url).hostname or ""
+        self.http = httpx.AsyncClient(
+            base_url=creds.base_url,
+            headers={
+                "Authorization": f"Bearer {creds.api_key}",
+                "User-Agent": "importer/0.1",
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            transport=transport,
+            trust_env=not is_loopback(host),  # proxies for remote hosts, never for loopback
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.creds.api_key, "[redacted]")
+
+    async def call(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> Reply:
+        """Send with retries; return the first non-retryable reply, or raise RequestFailed."""
+        content = None if json is None else orjson.dumps(json)
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        started = self._clock()
+        attempts = throttled = 0
+        uncertain = False
+        while True:
+            await self.limiter.acquire()
+            self.stats.requests += 1
+            delay: float | None = None
+            try:
+                response = await self.http.request(
+                    method, path, content=content, params=params, headers=headers
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                reason = self.redact(str(exc)) or type(exc).__name__
+                cause = f"cannot connect to {self.creds.base_url} ({reason})"
+            except httpx.TimeoutException:
+                cause, uncertain = (
+                    "timed out waiting for the response",
+                    uncertain or method != "GET",
+                )
+            except httpx.TransportError as exc:
+                cause = f"connection lost ({type(exc).__name__})"
+                uncertain = uncertain or method != "GET"
+            else:
+                text = response.text
+                body = _json_or_none(text)
+                code = response.status_code
+                if code in (401, 403):
+                    raise self._rejected(code, body, text)
+                if code == 429:
+                    throttled += 1
+                    self.stats.throttled += 1
+                    delay = retry_after_seconds(response.headers.get("Retry-After"))
+                    self.limiter.on_throttle(delay)
+                    cause = f"rate limited: {error_text(code, body, text)}"
+                    if throttled <= self.policy.throttled_attempts and not self._late(started):
+                        self.stats.retries += 1
+                        if delay is None:
+                            await self._sleep(self._backoff(min(throttled, 6)))
+                        continue
+                    attempts += 1
+                    raise self._failed(cause, attempts + throttled - 1)
+                if code >= 500:
+                    cause = f"server error {code}: {error_text(code, body, text)}"
+                    uncertain = uncertain or method != "GET"
+                else:
+                    self._consecutive_failures = 0
+                    self.limiter.on_success()
+                    return Reply(code, body, text, uncertain)
+            attempts += 1
+            if attempts >= self.policy.attempts or self._late(started):
+                raise self._failed(cause, attempts + throttled)
+            self.stats.retries += 1
+            await self._sleep(self._backoff(attempts))
+
+    def _late(self, started: float) -> bool:
+        return self._clock() - started > self.policy.max_elapsed
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential, with 'equal jitter' so retries of many workers spread out."""
+        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2.0 ** (attempt - 1))
+        return ceiling / 2 + float(self._rng.uniform(0, ceiling / 2))
+
+    def _failed(self, cause: str, attempts: int) -> Exception:
+        self.stats.failed += 1
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= self.policy.abort_after_failures:
+            return AbortError(
+                f"Aborted: {self._consecutive_failures} requests in a row to "
+                f"{self.creds.base_url} failed after all their retries; the last one: {cause}.",
+                "Check the base URL and your network, or the service's status page; then run "
+                "the same command again to resume.",
+            )
+        return RequestFailed(cause, attempts)
+
+    def _rejected(self, code: int, body: Any, text: str) -> AbortError:
+        var = _KEY_VARS[self.creds.target]
+        what = "workspace or key" if self.creds.target == "notifuse" else "API key"
+        return AbortError(
+            f"{self.creds.target.capitalize()} rejected the {what} (HTTP {code}: "
+            f"{self.redact(error_text(code, body, text))}).",
+            f"Check {var}"
+            + (" and NOTIFUSE_WORKSPACE_ID" if self.creds.target == "notifuse" else "")
+            + "; then run the same command again to resume.",
+        )
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None

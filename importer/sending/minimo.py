@@ -1,0 +1,76 @@
+"""Minimo: array-form upserts, a 400 batch split until the bad rows stand alone, and the
+optional look-ups that tell `created` from `updated` (Minimo's upsert does not say)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from importer.journal import Outcome, PendingRow
+from importer.sending.client import ApiClient, RequestFailed, error_text
+
+CONTACTS = "/public/v1/contacts"
+
+
+def by_email_path(email: str) -> str:
+    """Percent-encode everything: `a#b@x.it` unencoded would look up `a`."""
+    return f"{CONTACTS}/by-email/{quote(email, safe='')}"
+
+
+class MinimoSender:
+    def __init__(self, client: ApiClient, batch_size: int, classify: bool) -> None:
+        self.client = client
+        self.batch_size = batch_size
+        self.classify = classify
+
+    async def preflight(self) -> None:
+        """One cheap request: a bad key or URL fails here, before a large file is staged."""
+        await self.client.call("GET", by_email_path("preflight-check@importer.invalid"))
+
+    async def send(self, rows: list[PendingRow]) -> list[Outcome]:
+        known: dict[int, bool | None] = {}
+        if self.classify:
+            for row in rows:
+                known[row.row] = await self._exists(row.email)
+        return await self._upsert(rows, known)
+
+    async def _exists(self, email: str) -> bool | None:
+        """True/False from a look-up; None when it failed (the row is then `upserted`)."""
+        try:
+            reply = await self.client.call("GET", by_email_path(email))
+        except RequestFailed:
+            return None
+        if reply.status == 200:
+            return True
+        return False if reply.status == 404 else None
+
+    async def _upsert(self, rows: list[PendingRow], known: dict[int, bool | None]) -> list[Outcome]:
+        try:
+            reply = await self.client.call("POST", CONTACTS, json=[r.payload for r in rows])
+        except RequestFailed as exc:
+            return [Outcome(r.row, "error", error=str(exc)) for r in rows]
+        if reply.status == 200:
+            ids = reply.body
+            if not isinstance(ids, list) or len(ids) != len(rows):
+                message = f"unexpected answer from Minimo: {reply.text[:200]}"
+                return [Outcome(r.row, "error", error=message) for r in rows]
+            return [
+                Outcome(r.row, _status(known.get(r.row)), _contact_id(item))
+                for r, item in zip(rows, ids, strict=True)
+            ]
+        message = error_text(reply.status, reply.body, reply.text)
+        if reply.status in (400, 422) and len(rows) > 1:
+            half = len(rows) // 2
+            return await self._upsert(rows[:half], known) + await self._upsert(rows[half:], known)
+        return [Outcome(r.row, "error", error=message) for r in rows]
+
+
+def _status(exists: bool | None) -> str:
+    if exists is None:
+        return "upserted"
+    return "updated" if exists else "created"
+
+
+def _contact_id(item: object) -> str | None:
+    if isinstance(item, dict) and item.get("contactId") is not None:
+        return str(item["contactId"])
+    return None

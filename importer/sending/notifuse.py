@@ -1,0 +1,104 @@
+"""Notifuse: one `contacts.upsert` per contact (default), or `contacts.import` batches.
+
+Import answers are not in request order: failed operations come first with an empty email
+and the contact's index only in their message; successful ones follow, matched back by
+normalized email (API-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from importer.journal import Outcome, PendingRow
+from importer.normalizing import clean_text
+from importer.sending.client import ApiClient, Reply, RequestFailed, error_text
+
+_INDEX = re.compile(r"\bindex (\d+)\b")
+
+
+def _status(action: Any, uncertain: bool) -> str | None:
+    """`update` after an attempt that may have been applied could be our own create."""
+    if action == "create":
+        return "created"
+    if action == "update":
+        return "upserted" if uncertain else "updated"
+    return None
+
+
+class NotifuseSender:
+    def __init__(
+        self, client: ApiClient, workspace: str, mode: str, batch_size: int, list_id: str | None
+    ) -> None:
+        self.client = client
+        self.workspace = workspace
+        self.mode = mode
+        self.batch_size = 1 if mode == "upsert" else batch_size
+        self.list_id = list_id
+
+    async def preflight(self) -> None:
+        """One cheap request: a bad key, workspace or URL fails here, before staging."""
+        await self.client.call(
+            "GET",
+            "/api/contacts.getByEmail",
+            params={"workspace_id": self.workspace, "email": "preflight-check@importer.invalid"},
+        )
+
+    async def send(self, rows: list[PendingRow]) -> list[Outcome]:
+        try:
+            if self.mode == "upsert":
+                return [await self._upsert(row) for row in rows]
+            return await self._import(rows)
+        except RequestFailed as exc:
+            return [Outcome(r.row, "error", error=str(exc)) for r in rows]
+
+    async def _upsert(self, row: PendingRow) -> Outcome:
+        reply = await self.client.call(
+            "POST",
+            "/api/contacts.upsert",
+            json={"workspace_id": self.workspace, "contact": row.payload},
+        )
+        if reply.status == 200 and isinstance(reply.body, dict):
+            status = _status(reply.body.get("action"), reply.uncertain)
+            if status:
+                return Outcome(row.row, status)
+        return Outcome(row.row, "error", error=error_text(reply.status, reply.body, reply.text))
+
+    async def _import(self, rows: list[PendingRow]) -> list[Outcome]:
+        body: dict[str, Any] = {
+            "workspace_id": self.workspace,
+            "contacts": [r.payload for r in rows],
+        }
+        if self.list_id:
+            body["subscribe_to_lists"] = [self.list_id]
+        reply = await self.client.call("POST", "/api/contacts.import", json=body)
+        operations = reply.body.get("operations") if isinstance(reply.body, dict) else None
+        if reply.status != 200 or not isinstance(operations, list):
+            message = error_text(reply.status, reply.body, reply.text)
+            return [Outcome(r.row, "error", error=message) for r in rows]
+        return match_operations(rows, operations, reply)
+
+
+def match_operations(rows: list[PendingRow], operations: list[Any], reply: Reply) -> list[Outcome]:
+    """Failed operations by the index in their message; the others by normalized email."""
+    by_email = {r.email: r for r in rows}
+    found: dict[int, Outcome] = {}
+    for op in operations:
+        if not isinstance(op, dict):
+            continue
+        status = _status(op.get("action"), reply.uncertain)
+        if status is None:
+            message = str(op.get("error") or "rejected by Notifuse")
+            index = _INDEX.search(message)
+            email = clean_text(str(op.get("email") or "")).lower()
+            row = by_email.get(email)
+            if index and int(index.group(1)) < len(rows):
+                row = rows[int(index.group(1))]
+            if row is not None:
+                found[row.row] = Outcome(row.row, "error", error=message)
+            continue
+        row = by_email.get(clean_text(str(op.get("email") or "")).lower())
+        if row is not None:
+            found[row.row] = Outcome(row.row, status)
+    missing = "Notifuse returned no operation for this contact"
+    return [found.get(r.row) or Outcome(r.row, "error", error=missing) for r in rows]
