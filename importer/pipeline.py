@@ -22,14 +22,14 @@ import httpx
 import orjson
 
 from importer import planning
-from importer.errors import SourceError, UsageError
+from importer.errors import AbortError, ImporterError, SourceError, UsageError
 from importer.journal import Journal, journal_path, remove
 from importer.mapping import Mapping, bind, load_mapping
 from importer.normalizing import Normalizer
 from importer.progress import NullProgress, Progress
 from importer.reading import ReadOptions, open_source
 from importer.reporting import check_report_path, summary_text, write_report
-from importer.sending.client import ApiClient
+from importer.sending.client import ApiClient, RequestFailed
 from importer.sending.engine import Sender, deliver
 from importer.sending.minimo import MinimoSender
 from importer.sending.notifuse import NotifuseSender
@@ -85,7 +85,12 @@ def run(settings: RunSettings, context: Context) -> RunResult:
         if settings.fresh:
             remove(path)
         with Journal(path) as journal:
-            stats = anyio.run(_live, journal, settings, mapping, read, creds, context, notes)
+            try:
+                stats = anyio.run(_live, journal, settings, mapping, read, creds, context, notes)
+            except ImporterError:
+                if journal.get("staged") == "1":  # unsent rows are reported `pending`
+                    write_report(journal.report_rows(dry_run=False), report)
+                raise
             counts = write_report(journal.report_rows(dry_run=False), report)
     return _result(
         settings, mapping, creds, counts, stats, notes, report, context.clock() - started
@@ -169,7 +174,7 @@ async def _live(
     )
     try:
         sender = _sender(client, settings, creds, classify=False)
-        await sender.preflight()
+        await _preflight(sender, creds)
         _stage(journal, settings, mapping, read, context.progress)
         pending = journal.count("pending")
         if creds.target == "minimo":
@@ -189,6 +194,16 @@ async def _live(
         await client.aclose()
     s = client.stats
     return {"requests": s.requests, "retries": s.retries, "throttled": s.throttled}
+
+
+async def _preflight(sender: Sender, creds: Credentials) -> None:
+    try:
+        await sender.preflight()
+    except RequestFailed as exc:
+        raise AbortError(
+            f"Cannot reach {creds.target.capitalize()} at {creds.base_url}: {exc}.",
+            "Check the base URL and your network; nothing was sent.",
+        ) from None
 
 
 def _sender(client: ApiClient, settings: RunSettings, creds: Credentials, classify: bool) -> Sender:
@@ -240,6 +255,6 @@ async def preflight(creds: Credentials, transport: httpx.AsyncBaseTransport | No
     """`importer check`: the live run's first request, on its own."""
     client = ApiClient(creds, rate=None, concurrency=1, timeout=15.0, transport=transport)
     try:
-        await _sender(client, RunSettings(Path(), Path()), creds, classify=False).preflight()
+        await _preflight(_sender(client, RunSettings(Path(), Path()), creds, False), creds)
     finally:
         await client.aclose()

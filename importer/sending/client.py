@@ -138,9 +138,16 @@ class ApiClient:
         return text.replace(self.creds.api_key, "[redacted]")
 
     async def call(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        attempts_allowed: int | None = None,
     ) -> Reply:
         """Send with retries; return the first non-retryable reply, or raise RequestFailed."""
+        allowed = attempts_allowed or self.policy.attempts
         content = None if json is None else orjson.dumps(json)
         headers = {"Content-Type": "application/json"} if content is not None else None
         started = self._clock()
@@ -192,7 +199,7 @@ class ApiClient:
                     self.limiter.on_success()
                     return Reply(code, body, text, uncertain)
             attempts += 1
-            if attempts >= self.policy.attempts or self._late(started):
+            if attempts >= allowed or self._late(started):
                 raise self._failed(cause, attempts + throttled)
             self.stats.retries += 1
             await self._sleep(self._backoff(attempts))

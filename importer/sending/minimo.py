@@ -9,6 +9,7 @@ from importer.journal import Outcome, PendingRow
 from importer.sending.client import ApiClient, RequestFailed, error_text
 
 CONTACTS = "/public/v1/contacts"
+PREFLIGHT_EMAIL = "preflight-check@importer.invalid"
 
 
 def by_email_path(email: str) -> str:
@@ -24,7 +25,7 @@ class MinimoSender:
 
     async def preflight(self) -> None:
         """One cheap request: a bad key or URL fails here, before a large file is staged."""
-        await self.client.call("GET", by_email_path("preflight-check@importer.invalid"))
+        await self.client.call("GET", by_email_path(PREFLIGHT_EMAIL), attempts_allowed=2)
 
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
         known: dict[int, bool | None] = {}

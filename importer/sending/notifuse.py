@@ -13,6 +13,7 @@ from typing import Any
 from importer.journal import Outcome, PendingRow
 from importer.normalizing import clean_text
 from importer.sending.client import ApiClient, Reply, RequestFailed, error_text
+from importer.sending.minimo import PREFLIGHT_EMAIL
 
 _INDEX = re.compile(r"\bindex (\d+)\b")
 
@@ -41,7 +42,8 @@ class NotifuseSender:
         await self.client.call(
             "GET",
             "/api/contacts.getByEmail",
-            params={"workspace_id": self.workspace, "email": "preflight-check@importer.invalid"},
+            params={"workspace_id": self.workspace, "email": PREFLIGHT_EMAIL},
+            attempts_allowed=2,
         )
 
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
