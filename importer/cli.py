@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--concurrency", type=_positive_int, default=8)
     r.add_argument("--batch-size", type=_positive_int, default=100)
     r.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds per request")
+    r.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=5,
+        help="tries per request on 5xx, timeouts and lost connections (default 5)",
+    )
     r.add_argument("--base-url", help="overrides MINIMO_BASE_URL / NOTIFUSE_BASE_URL")
     r.add_argument(
         "--state", type=Path, help="journal directory (default: $XDG_STATE_HOME/importer)"
@@ -137,6 +143,7 @@ def _run_settings(ns: argparse.Namespace) -> RunSettings:
         notifuse_mode=ns.notifuse_mode,
         list_id=ns.list_id,
         timeout=ns.timeout,
+        max_attempts=ns.max_attempts,
         quiet=ns.quiet,
         verbose=ns.verbose,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -34,10 +35,27 @@ CREATE TABLE IF NOT EXISTS rows (
     warnings TEXT NOT NULL DEFAULT '',
     error TEXT,
     contact_id TEXT,
-    merged_into INTEGER            -- a duplicate's survivor row
+    merged_into INTEGER,           -- a duplicate's survivor row
+    digest BLOB                    -- hash of the payload, compared with account.known
 );
 CREATE INDEX IF NOT EXISTS rows_status ON rows (status, row);
 """
+# Per account, across jobs: what was last acknowledged for each email. Feeds classification
+# (no look-up for a known email) and --skip-unchanged.
+_ACCOUNT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS account.known (
+    email TEXT PRIMARY KEY,
+    contact_id TEXT,
+    digest BLOB
+);
+"""
+_SUCCESS = ("created", "updated", "upserted")
+
+
+def encode(payload: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The stored payload and its digest (sorted keys: equal contacts, equal digests)."""
+    data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    return data, hashlib.blake2b(data, digest_size=16).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +90,7 @@ class ReportRow:
 class Journal:
     """An open, locked job database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, account: Path | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = open(f"{path}.lock", "w")  # noqa: SIM115 - held for the journal's life
@@ -88,6 +106,9 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        self.db.execute("ATTACH DATABASE ? AS account", (str(account or ":memory:"),))
+        self.db.execute("PRAGMA account.journal_mode=WAL")
+        self.db.executescript(_ACCOUNT_SCHEMA)
         self._reader: sqlite3.Connection | None = None
 
     def close(self) -> None:
@@ -120,15 +141,15 @@ class Journal:
     def add_staged(self, batch: Iterable[Staged]) -> None:
         with self._transaction():
             self.db.executemany(
-                "INSERT INTO rows (row, status, email, phone, payload, warnings, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rows (row, status, email, phone, payload, digest, warnings, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     (
                         s.row,
                         s.status,
                         s.email,
                         s.phone,
-                        None if s.payload is None else orjson.dumps(s.payload),
+                        *(encode(s.payload) if s.payload is not None else (None, None)),
                         "; ".join(s.warnings),
                         s.error,
                     )
@@ -170,10 +191,10 @@ class Journal:
         phone = payload.get("phone")
         with self._transaction():
             self.db.execute(
-                "UPDATE rows SET payload = ?, phone = ?, warnings = "
+                "UPDATE rows SET payload = ?, digest = ?, phone = ?, warnings = "
                 "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
                 (
-                    orjson.dumps(payload),
+                    *encode(payload),
                     phone if isinstance(phone, str) else None,
                     f"merged with row{'s' if len(merged) > 1 else ''} "
                     f"{', '.join(map(str, merged))} (same email)",
@@ -190,8 +211,8 @@ class Journal:
         with self._transaction():
             self._add_warning(row, warning)
             self.db.execute(
-                "UPDATE rows SET payload = ?, phone = NULL WHERE row = ?",
-                (orjson.dumps(payload), row),
+                "UPDATE rows SET payload = ?, digest = ?, phone = NULL WHERE row = ?",
+                (*encode(payload), row),
             )
 
     def _add_warning(self, row: int, warning: str) -> None:
@@ -205,6 +226,15 @@ class Journal:
     def count(self, status: str) -> int:
         return int(
             self.db.execute("SELECT COUNT(*) FROM rows WHERE status = ?", (status,)).fetchone()[0]
+        )
+
+    def count_unknown_pending(self) -> int:
+        """Pending rows whose email this account never acknowledged: the look-ups needed."""
+        return int(
+            self.db.execute(
+                "SELECT COUNT(*) FROM rows WHERE status = 'pending' "
+                "AND email NOT IN (SELECT email FROM account.known)"
+            ).fetchone()[0]
         )
 
     def pending(self, batch_size: int) -> Iterator[list[PendingRow]]:
@@ -222,7 +252,10 @@ class Journal:
             after = found[-1][0]
 
     def record(self, outcomes: Iterable[Outcome]) -> None:
-        """Commit acknowledgements; from here on these rows are never sent again by this job."""
+        """Commit acknowledgements; from here on these rows are never sent again by this job.
+
+        Successes also become the account's last known state of those emails.
+        """
         with self._transaction():
             for o in outcomes:
                 self.db.execute(
@@ -231,6 +264,21 @@ class Journal:
                 )
                 if o.warning:
                     self._add_warning(o.row, o.warning)
+                if o.status in _SUCCESS:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO account.known (email, contact_id, digest) "
+                        "SELECT email, COALESCE(?, (SELECT contact_id FROM account.known "
+                        "WHERE email = rows.email)), digest FROM rows WHERE row = ?",
+                        (o.contact_id, o.row),
+                    )
+
+    def known(self, emails: list[str]) -> dict[str, str | None]:
+        """Emails this account already acknowledged (any job), with their contact ids."""
+        marks = ",".join("?" * len(emails))
+        found = self.db.execute(
+            f"SELECT email, contact_id FROM account.known WHERE email IN ({marks})", emails
+        )
+        return {str(e): c for e, c in found}
 
     # -- reporting ------------------------------------------------------------------------
     def report_rows(self, dry_run: bool) -> Iterator[ReportRow]:
@@ -265,6 +313,10 @@ def _grouped(cursor: sqlite3.Cursor, key: int) -> Iterator[list[PendingRow]]:
 
 def journal_path(state_dir: Path, job_id: str) -> Path:
     return state_dir / f"job-{job_id[:24]}.sqlite"
+
+
+def account_path(state_dir: Path, account: str) -> Path:
+    return state_dir / f"account-{hashlib.sha256(account.encode()).hexdigest()[:24]}.sqlite"
 
 
 def remove(path: Path) -> None:

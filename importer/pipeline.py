@@ -23,13 +23,13 @@ import orjson
 
 from importer import planning
 from importer.errors import AbortError, ImporterError, SourceError, UsageError
-from importer.journal import Journal, journal_path, remove
+from importer.journal import Journal, account_path, journal_path, remove
 from importer.mapping import Mapping, bind, load_mapping
 from importer.normalizing import Normalizer
 from importer.progress import NullProgress, Progress
 from importer.reading import ReadOptions, open_source
 from importer.reporting import check_report_path, summary_text, write_report
-from importer.sending.client import ApiClient, RequestFailed
+from importer.sending.client import ApiClient, RequestFailed, RetryPolicy
 from importer.sending.engine import Sender, deliver
 from importer.sending.minimo import MinimoSender
 from importer.sending.notifuse import NotifuseSender
@@ -84,7 +84,8 @@ def run(settings: RunSettings, context: Context) -> RunResult:
         path = journal_path(settings.journal_dir(context.env), job_id)
         if settings.fresh:
             remove(path)
-        with Journal(path) as journal:
+        account = account_path(settings.journal_dir(context.env), creds.account)
+        with Journal(path, account) as journal:
             try:
                 stats = anyio.run(_live, journal, settings, mapping, read, creds, context, notes)
             except ImporterError:
@@ -170,23 +171,25 @@ async def _live(
         rate=settings.rate,
         concurrency=settings.concurrency,
         timeout=settings.timeout,
+        policy=RetryPolicy(attempts=settings.max_attempts),
         transport=context.transport,
     )
     try:
-        sender = _sender(client, settings, creds, classify=False)
+        sender = _sender(client, settings, creds, False, journal.known)
         await _preflight(sender, creds)
         _stage(journal, settings, mapping, read, context.progress)
         pending = journal.count("pending")
         if creds.target == "minimo":
             classify = settings.classify
             if classify is None:
-                classify = pending <= AUTO_CLASSIFY_LIMIT
+                lookups = journal.count_unknown_pending()
+                classify = lookups <= AUTO_CLASSIFY_LIMIT
                 if not classify:
                     notes.append(
-                        f"{pending:,} rows would need as many look-ups to tell created from "
-                        "updated: reported as upserted (pass --classify to look them up anyway)"
+                        f"{lookups:,} look-ups would be needed to tell created from updated: "
+                        "reported as upserted (pass --classify to look them up anyway)"
                     )
-            sender = _sender(client, settings, creds, classify)
+            sender = _sender(client, settings, creds, classify, journal.known)
         context.progress.start("sending", pending)
         await deliver(journal, sender, settings.concurrency, context.progress)
         context.progress.close()
@@ -206,11 +209,22 @@ async def _preflight(sender: Sender, creds: Credentials) -> None:
         ) from None
 
 
-def _sender(client: ApiClient, settings: RunSettings, creds: Credentials, classify: bool) -> Sender:
+def _sender(
+    client: ApiClient,
+    settings: RunSettings,
+    creds: Credentials,
+    classify: bool,
+    known: Callable[[list[str]], dict[str, str | None]],
+) -> Sender:
     if creds.target == "minimo":
-        return MinimoSender(client, settings.batch_size, classify)
+        return MinimoSender(client, settings.batch_size, classify, known)
     return NotifuseSender(
-        client, creds.workspace_id, settings.notifuse_mode, settings.batch_size, settings.list_id
+        client,
+        creds.workspace_id,
+        settings.notifuse_mode,
+        settings.batch_size,
+        settings.list_id,
+        known,
     )
 
 
@@ -255,6 +269,7 @@ async def preflight(creds: Credentials, transport: httpx.AsyncBaseTransport | No
     """`importer check`: the live run's first request, on its own."""
     client = ApiClient(creds, rate=None, concurrency=1, timeout=15.0, transport=transport)
     try:
-        await _preflight(_sender(client, RunSettings(Path(), Path()), creds, False), creds)
+        sender = _sender(client, RunSettings(Path(), Path()), creds, False, lambda _: {})
+        await _preflight(sender, creds)
     finally:
         await client.aclose()

@@ -69,6 +69,7 @@ class RunSettings:
     list_id: str | None = None
     max_error_rate: float | None = None
     timeout: float = 30.0
+    max_attempts: int = 5
     quiet: bool = False
     verbose: bool = False
 

@@ -82,7 +82,7 @@ def test_unreachable_server_aborts_with_3(cli: Cli) -> None:
         f"importer: error: Cannot reach Minimo at {url}: cannot connect"
     )
     assert (
-        "(after 2 attempts). Check the base URL and your network; nothing was sent."
+        "(after 5 attempts). Check the base URL and your network; nothing was sent."
         in result.stderr
     )
 

@@ -77,8 +77,16 @@ def error_text(status: int, body: Any, text: str) -> str:
                 return ": ".join(parts)
         if isinstance(body.get("message"), str) and body["message"]:
             return str(body["message"])
-    snippet = re.sub(r"\s+", " ", text).strip()[:200]
+    # a proxy's HTML error page: its words, not its markup
+    words = re.sub(r"<[^>]*>", " ", text) if text.lstrip().startswith("<") else text
+    snippet = re.sub(r"\s+", " ", words).strip()[:200]
     return f"HTTP {status}" + (f": {snippet}" if snippet else "")
+
+
+def with_status(status: int, body: Any, text: str) -> str:
+    """error_text, always naming the HTTP status (for retried failures and aborts)."""
+    message = error_text(status, body, text)
+    return message if message.startswith("HTTP ") else f"HTTP {status}: {message}"
 
 
 def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -144,10 +152,8 @@ class ApiClient:
         *,
         json: Any = None,
         params: dict[str, str] | None = None,
-        attempts_allowed: int | None = None,
     ) -> Reply:
         """Send with retries; return the first non-retryable reply, or raise RequestFailed."""
-        allowed = attempts_allowed or self.policy.attempts
         content = None if json is None else orjson.dumps(json)
         headers = {"Content-Type": "application/json"} if content is not None else None
         started = self._clock()
@@ -183,23 +189,22 @@ class ApiClient:
                     self.stats.throttled += 1
                     delay = retry_after_seconds(response.headers.get("Retry-After"))
                     self.limiter.on_throttle(delay)
-                    cause = f"rate limited: {error_text(code, body, text)}"
+                    cause = f"rate limited: {with_status(code, body, text)}"
                     if throttled <= self.policy.throttled_attempts and not self._late(started):
                         self.stats.retries += 1
-                        if delay is None:
-                            await self._sleep(self._backoff(min(throttled, 6)))
+                        await self._sleep(delay if delay is not None else self._backoff(throttled))
                         continue
                     attempts += 1
                     raise self._failed(cause, attempts + throttled - 1)
                 if code >= 500:
-                    cause = f"server error {code}: {error_text(code, body, text)}"
+                    cause = f"server error: {with_status(code, body, text)}"
                     uncertain = uncertain or method != "GET"
                 else:
                     self._consecutive_failures = 0
                     self.limiter.on_success()
                     return Reply(code, body, text, uncertain)
             attempts += 1
-            if attempts >= allowed or self._late(started):
+            if attempts >= self.policy.attempts or self._late(started):
                 raise self._failed(cause, attempts + throttled)
             self.stats.retries += 1
             await self._sleep(self._backoff(attempts))
@@ -228,8 +233,8 @@ class ApiClient:
         var = _KEY_VARS[self.creds.target]
         what = "workspace or key" if self.creds.target == "notifuse" else "API key"
         return AbortError(
-            f"{self.creds.target.capitalize()} rejected the {what} (HTTP {code}: "
-            f"{self.redact(error_text(code, body, text))}).",
+            f"{self.creds.target.capitalize()} rejected the {what} "
+            f"({self.redact(with_status(code, body, text))}).",
             f"Check {var}"
             + (" and NOTIFUSE_WORKSPACE_ID" if self.creds.target == "notifuse" else "")
             + "; then run the same command again to resume.",

@@ -3,6 +3,7 @@ optional look-ups that tell `created` from `updated` (Minimo's upsert does not s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from importer.journal import Outcome, PendingRow
@@ -18,20 +19,29 @@ def by_email_path(email: str) -> str:
 
 
 class MinimoSender:
-    def __init__(self, client: ApiClient, batch_size: int, classify: bool) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        batch_size: int,
+        classify: bool,
+        known: Callable[[list[str]], dict[str, str | None]],
+    ) -> None:
         self.client = client
         self.batch_size = batch_size
         self.classify = classify
+        self.known = known
 
     async def preflight(self) -> None:
         """One cheap request: a bad key or URL fails here, before a large file is staged."""
-        await self.client.call("GET", by_email_path(PREFLIGHT_EMAIL), attempts_allowed=2)
+        await self.client.call("GET", by_email_path(PREFLIGHT_EMAIL))
 
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
         known: dict[int, bool | None] = {}
         if self.classify:
+            acknowledged = self.known([r.email for r in rows])
             for row in rows:
-                known[row.row] = await self._exists(row.email)
+                exists = row.email in acknowledged or await self._exists(row.email)
+                known[row.row] = exists
         return await self._upsert(rows, known)
 
     async def _exists(self, email: str) -> bool | None:

@@ -8,30 +8,39 @@ normalized email (API-NOTES.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Container
 from typing import Any
 
 from importer.journal import Outcome, PendingRow
 from importer.normalizing import clean_text
-from importer.sending.client import ApiClient, Reply, RequestFailed, error_text
+from importer.sending.client import ApiClient, RequestFailed, error_text
 from importer.sending.minimo import PREFLIGHT_EMAIL
 
 _INDEX = re.compile(r"\bindex (\d+)\b")
 
 
-def _status(action: Any, uncertain: bool) -> str | None:
-    """`update` after an attempt that may have been applied could be our own create."""
+def _status(action: Any, uncertain: bool, known: bool) -> str | None:
+    """`update` after an attempt that may have been applied could be our own create: then
+    only what was known before that attempt says `updated`."""
     if action == "create":
         return "created"
     if action == "update":
-        return "upserted" if uncertain else "updated"
+        return "updated" if known or not uncertain else "upserted"
     return None
 
 
 class NotifuseSender:
     def __init__(
-        self, client: ApiClient, workspace: str, mode: str, batch_size: int, list_id: str | None
+        self,
+        client: ApiClient,
+        workspace: str,
+        mode: str,
+        batch_size: int,
+        list_id: str | None,
+        known: Callable[[list[str]], dict[str, str | None]],
     ) -> None:
         self.client = client
+        self.known = known
         self.workspace = workspace
         self.mode = mode
         self.batch_size = 1 if mode == "upsert" else batch_size
@@ -43,7 +52,6 @@ class NotifuseSender:
             "GET",
             "/api/contacts.getByEmail",
             params={"workspace_id": self.workspace, "email": PREFLIGHT_EMAIL},
-            attempts_allowed=2,
         )
 
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
@@ -61,7 +69,8 @@ class NotifuseSender:
             json={"workspace_id": self.workspace, "contact": row.payload},
         )
         if reply.status == 200 and isinstance(reply.body, dict):
-            status = _status(reply.body.get("action"), reply.uncertain)
+            known = reply.uncertain and row.email in self.known([row.email])
+            status = _status(reply.body.get("action"), reply.uncertain, known)
             if status:
                 return Outcome(row.row, status)
         return Outcome(row.row, "error", error=error_text(reply.status, reply.body, reply.text))
@@ -78,28 +87,31 @@ class NotifuseSender:
         if reply.status != 200 or not isinstance(operations, list):
             message = error_text(reply.status, reply.body, reply.text)
             return [Outcome(r.row, "error", error=message) for r in rows]
-        return match_operations(rows, operations, reply)
+        known = self.known([r.email for r in rows]) if reply.uncertain else {}
+        return match_operations(rows, operations, reply.uncertain, known)
 
 
-def match_operations(rows: list[PendingRow], operations: list[Any], reply: Reply) -> list[Outcome]:
+def match_operations(
+    rows: list[PendingRow], operations: list[Any], uncertain: bool, known: Container[str]
+) -> list[Outcome]:
     """Failed operations by the index in their message; the others by normalized email."""
     by_email = {r.email: r for r in rows}
     found: dict[int, Outcome] = {}
     for op in operations:
         if not isinstance(op, dict):
             continue
-        status = _status(op.get("action"), reply.uncertain)
+        email = clean_text(str(op.get("email") or "")).lower()
+        status = _status(op.get("action"), uncertain, email in known)
         if status is None:
             message = str(op.get("error") or "rejected by Notifuse")
             index = _INDEX.search(message)
-            email = clean_text(str(op.get("email") or "")).lower()
             row = by_email.get(email)
             if index and int(index.group(1)) < len(rows):
                 row = rows[int(index.group(1))]
             if row is not None:
                 found[row.row] = Outcome(row.row, "error", error=message)
             continue
-        row = by_email.get(clean_text(str(op.get("email") or "")).lower())
+        row = by_email.get(email)
         if row is not None:
             found[row.row] = Outcome(row.row, status)
     missing = "Notifuse returned no operation for this contact"

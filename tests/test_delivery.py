@@ -1,0 +1,204 @@
+"""The send phase under faults, against the real sandbox over loopback (SPEC §5).
+
+Every scenario checks the three things a user relies on: the stored contacts are exactly
+right, every row is reported once with the right status, and no two requests for one email
+were ever in flight at once.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from importer.errors import AbortError
+from importer.pipeline import Context, RunResult, run
+from importer.sandbox import SandboxConfig, SandboxThread
+from importer.settings import RunSettings
+from tests.conftest import sandbox_env
+
+ROWS = 240
+
+
+def leads(path: Path, n: int = ROWS) -> Path:
+    """n distinct contacts, each with its own phone."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["Email", "Phone", "City"])
+        for i in range(n):
+            out.writerow([f"lead{i:04d}@gmail.com", f"333 {i:07d}", f"city {i % 7}"])
+    return path
+
+
+def mapping(path: Path, target: str) -> Path:
+    city = '"customFields.city"' if target == "minimo" else "custom_string_1"
+    path.write_text(
+        f'target = "{target}"\n[options]\ndefault_region = "IT"\n'
+        f'[fields]\nemail = "Email"\nphone = "Phone"\n{city} = "City"\n'
+    )
+    return path
+
+
+def go(
+    tmp: Path, sb: SandboxThread, target: str, n: int = ROWS, **options: Any
+) -> tuple[RunResult, list[str]]:
+    settings = RunSettings(
+        source=leads(tmp / "leads.csv", n),
+        mapping=mapping(tmp / "m.toml", target),
+        report=tmp / "report.csv",
+        state_dir=tmp / "state",
+        **options,
+    )
+    result = run(settings, Context(env=sandbox_env(sb.base_url)))
+    lines = (tmp / "report.csv").read_text(encoding="utf-8-sig").splitlines()
+    return result, lines
+
+
+def statuses(lines: list[str]) -> list[str]:
+    return [line.split(",")[3] for line in lines[1:]]
+
+
+def assert_every_row_once(lines: list[str], n: int = ROWS) -> None:
+    assert lines[0] == "row,email,phone,status,contact_id,error,warning"
+    assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(2, n + 2))
+
+
+def assert_stored(
+    sb: SandboxThread, api: str, n: int = ROWS, missing: frozenset[int] = frozenset()
+) -> None:
+    stored = sb.contacts()[api]
+    expected = {f"lead{i:04d}@gmail.com": f"+39333{i:07d}" for i in range(n) if i not in missing}
+    assert {c["email"]: c["phone"] for c in stored} == expected
+
+
+def assert_never_concurrent_per_email(sb: SandboxThread) -> None:
+    spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in sb.requests():
+        for email in r["emails"]:
+            spans[email].append((r["start"], r["end"]))
+    for email, times in spans.items():
+        times.sort()
+        for (_, end), (start, _) in pairwise(times):
+            assert start >= end, f"two requests for {email} overlapped"
+
+
+def outcomes(sb: SandboxThread) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for r in sb.requests():
+        counts[r["outcome"]] += 1
+    return dict(counts)
+
+
+@pytest.mark.parametrize("retry_after", ["seconds", "date", "none"])
+def test_rate_limited_server_gets_every_row(tmp_path: Path, retry_after: str) -> None:
+    with SandboxThread(SandboxConfig(port=0, rate=40, retry_after=retry_after)) as sb:
+        result, lines = go(tmp_path, sb, "minimo", batch_size=4, classify=False)
+        assert result.exit_code == 0
+        assert_every_row_once(lines)
+        assert set(statuses(lines)) == {"upserted"}
+        assert_stored(sb, "minimo")
+        assert_never_concurrent_per_email(sb)
+        seen = outcomes(sb)
+    assert seen["ok"] == 1 + ROWS // 4  # the pre-flight look-up and one upsert per batch
+    assert result.summary["throttled"] == seen.get("rate_limited", 0)
+
+
+@pytest.mark.parametrize("target", ["minimo", "notifuse"])
+def test_server_errors_and_dropped_connections_are_retried(tmp_path: Path, target: str) -> None:
+    config = SandboxConfig(port=0, fail_rate=0.15, drop="before", drop_rate=0.15, seed=7)
+    n = 100
+    with SandboxThread(config) as sb:
+        options: dict[str, Any] = {"batch_size": 5, "classify": False, "max_attempts": 12}
+        result, lines = go(tmp_path, sb, target, n, **options)
+        assert result.exit_code == 0, lines
+        assert_every_row_once(lines, n)
+        assert_stored(sb, target, n)
+        assert_never_concurrent_per_email(sb)
+        seen = outcomes(sb)
+    assert seen["failed"] > 0 and seen["dropped_before"] > 0
+    assert result.summary["retries"] == seen["failed"] + seen["dropped_before"]
+    expected = {"minimo": {"upserted"}, "notifuse": {"created"}}[target]
+    assert set(statuses(lines)) == expected
+
+
+def test_response_lost_after_the_write_is_not_misreported(tmp_path: Path) -> None:
+    """A Notifuse upsert applied but unanswered is re-sent; its `update` is then ours."""
+    n = 100
+    with SandboxThread(SandboxConfig(port=0, drop="after", drop_rate=0.2, seed=3)) as sb:
+        result, lines = go(tmp_path, sb, "notifuse", n, max_attempts=12)
+        assert result.exit_code == 0
+        assert_every_row_once(lines, n)
+        assert_stored(sb, "notifuse", n)
+        assert_never_concurrent_per_email(sb)
+        dropped = {e for r in sb.requests() if r["outcome"] == "dropped_after" for e in r["emails"]}
+    by_email = {line.split(",")[1]: line.split(",")[3] for line in lines[1:]}
+    assert dropped and {by_email[e] for e in dropped} == {"upserted"}
+    assert {s for e, s in by_email.items() if e not in dropped} == {"created"}
+
+
+def test_one_bad_row_in_a_batch_is_isolated(tmp_path: Path) -> None:
+    with SandboxThread(SandboxConfig(port=0, reject_email=r"^lead0050@")) as sb:
+        result, lines = go(tmp_path, sb, "minimo", batch_size=100, classify=False)
+        assert_stored(sb, "minimo", missing=frozenset({50}))
+        posts = [r for r in sb.requests() if r["method"] == "POST"]
+    assert result.exit_code == 1
+    assert_every_row_once(lines)
+    assert lines[51] == "52,lead0050@gmail.com,'+393330000050,error,,validation_error,"
+    assert statuses(lines).count("upserted") == ROWS - 1
+    # 3 batches; the bad one halves down to the bad row: 100→50→25→12→6→3→1, 2 per level
+    assert len(posts) == 3 + 2 * 6
+
+
+def test_import_mode_matches_failed_operations_by_index(tmp_path: Path) -> None:
+    with SandboxThread(SandboxConfig(port=0, reject_email=r"^lead00(07|42)@")) as sb:
+        result, lines = go(tmp_path, sb, "notifuse", notifuse_mode="import", batch_size=50)
+        assert_stored(sb, "notifuse", missing=frozenset({7, 42}))
+    assert result.exit_code == 1
+    assert_every_row_once(lines)
+    assert lines[8].startswith(
+        "9,lead0007@gmail.com,'+393330000007,error,,invalid contact at index 7:"
+    )
+    assert lines[43].startswith(
+        "44,lead0042@gmail.com,'+393330000042,error,,invalid contact at index 42:"
+    )
+    assert statuses(lines).count("created") == ROWS - 2
+
+
+def test_a_server_that_keeps_failing_aborts_with_pending_rows(tmp_path: Path) -> None:
+    """Look-ups answer, every upsert fails: after 3 failed requests in a row, exit 3."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(404, json={"error": "not_found"})
+        return httpx.Response(
+            503, text="<html><body><h1>503 Service Unavailable</h1></body></html>"
+        )
+
+    settings = RunSettings(
+        source=leads(tmp_path / "leads.csv"),
+        mapping=mapping(tmp_path / "m.toml", "minimo"),
+        report=tmp_path / "report.csv",
+        state_dir=tmp_path / "state",
+        concurrency=1,
+        classify=False,
+        max_attempts=2,
+    )
+    context = Context(env=sandbox_env("http://127.0.0.1:9"), transport=httpx.MockTransport(handler))
+    with pytest.raises(AbortError) as caught:
+        run(settings, context)
+    assert caught.value.message == (
+        "Aborted: 3 requests in a row to http://127.0.0.1:9 failed after all their retries; "
+        "the last one: server error: HTTP 503: 503 Service Unavailable."
+    )
+    lines = (tmp_path / "report.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert_every_row_once(lines)
+    assert statuses(lines) == ["error"] * 200 + ["pending"] * 40
+    assert lines[1] == (
+        "2,lead0000@gmail.com,'+393330000000,error,,"
+        "server error: HTTP 503: 503 Service Unavailable (after 2 attempts),"
+    )
