@@ -197,15 +197,17 @@ def parse_mapping(
     return Mapping(target, options, fields, text)
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+_TABLES = ("customFields", "marketingConsent")
+
+
+def _flatten(table: dict[str, Any]) -> list[tuple[str, Any]]:
     """Accept both `"customFields.x" = ...` and a [fields.customFields] sub-table."""
     out: list[tuple[str, Any]] = []
     for key, raw in table.items():
-        name = f"{prefix}{key}"
-        if isinstance(raw, dict) and not (set(raw) & _SPEC_KEYS) and raw:
-            out.extend(_flatten(raw, f"{name}."))
+        if key in _TABLES and isinstance(raw, dict):
+            out.extend((f"{key}.{sub}", value) for sub, value in raw.items())
         else:
-            out.append((name, raw))
+            out.append((key, raw))
     return out
 
 
@@ -341,7 +343,7 @@ def bind(mapping: Mapping, headers: Sequence[str], where: str) -> BoundMapping:
                     "Rename one of them in the file, or map a different column.",
                 )
             if hits:
-                return hits[0], headers[hits[0]].strip()
+                return hits[0], _WS.sub(" ", headers[hits[0]]).strip()
         if optional:
             return None, columns[0]
         shown = [h for h in headers if h.strip()]

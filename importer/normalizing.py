@@ -20,6 +20,7 @@ import orjson
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from importer.errors import MappingError
 from importer.mapping import BoundField, BoundMapping, FieldSpec, header_key
 from importer.reading import Cell, SourceRow
 
@@ -41,6 +42,7 @@ class CellError(ValueError):
     """A cell that cannot become the field's value; the message is for the report."""
 
 
+_GUARDED = ("=", "+", "-", "@", "\t", "\r")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _NAME_ADDR = re.compile(r".*<\s*([^<>]*?)\s*>")
 _SCIENTIFIC = re.compile(r"([0-9])(?:[.,]([0-9]+))?[eE]\+?([0-9]+)")
@@ -72,9 +74,16 @@ def normalize_email(raw: str) -> str | None:
 
 
 def cell_text(cell: Cell) -> str:
-    """A cell as the text a person sees: no `.0` on whole numbers, ISO dates."""
+    """A cell as the text a person sees: no `.0` on whole numbers, ISO dates.
+
+    The `'` that this tool's reports put before `= + - @` (formula guard) is removed, so a
+    rejects file imports as it was.
+    """
     if isinstance(cell, str):
-        return clean_text(cell)
+        text = clean_text(cell)
+        if text[:1] == "'" and text[1:2] in _GUARDED:
+            return text[1:]
+        return text
     if isinstance(cell, bool):
         return "TRUE" if cell else "FALSE"
     if isinstance(cell, float) and cell.is_integer():
@@ -125,36 +134,40 @@ def normalize_phone(text: str, region: str | None) -> tuple[str | None, str | No
 
 
 def parse_number(text: str, decimal: str | None) -> int | float:
-    """Numbers written as text, Italian (1.234,56) or English (1,234.56)."""
-    compact = re.sub(r"[\s\u00a0'\u2019]", "", text)
-    if not re.fullmatch(r"[+-]?[0-9.,]*[0-9][0-9.,]*", compact):
-        raise CellError(f"{text!r} is not a number")
-    sep = decimal
-    if sep is None:
-        has_dot, has_comma = "." in compact, "," in compact
-        if has_dot and has_comma:
-            sep = "," if compact.rfind(",") > compact.rfind(".") else "."
-        elif has_dot or has_comma:
-            mark = "." if has_dot else ","
-            head, _, tail = compact.rpartition(mark)
-            if compact.count(mark) > 1:
-                sep = "," if mark == "." else "."
-            elif len(tail) == 3 and head.lstrip("+-"):
-                raise CellError(
-                    f'{text!r} is ambiguous (thousands or decimals?): set decimal = "," or '
-                    '"." in the mapping\'s [options]'
-                )
-            else:
-                sep = mark
-        else:
-            sep = "."
-    thousands = "." if sep == "," else ","
-    plain = compact.replace(thousands, "").replace(sep, ".")
-    try:
-        value = float(plain)
-    except ValueError:
-        raise CellError(f"{text!r} is not a number") from None
+    """Numbers written as text, Italian (1.234,56) or English (1,234.56).
+
+    Thousands separators must group digits by three; a number written the other way than
+    the mapping's `decimal` is an error rather than a value off by a factor of 1,000.
+    """
+    compact = re.sub(r"[\s\u00a0'\u2019€$£¥]", "", text)
+    sep = decimal or _detect_decimal(compact, text)
+    t, s = re.escape("." if sep == "," else ","), re.escape(sep)
+    shape = rf"[+-]?(?:[0-9]{{1,3}}(?:{t}[0-9]{{3}})+|[0-9]+)(?:{s}[0-9]+)?|[+-]?{s}[0-9]+"
+    if not re.fullmatch(shape, compact):
+        written = f" with decimal separator {sep!r}" if decimal else ""
+        raise CellError(f"{text!r} is not a number{written}")
+    plain = compact.replace("." if sep == "," else ",", "").replace(sep, ".")
+    value = float(plain)
     return int(value) if "." not in plain and value.is_integer() else value
+
+
+def _detect_decimal(compact: str, text: str) -> str:
+    """Which mark is the decimal separator, for a cell that says it by itself."""
+    has_dot, has_comma = "." in compact, "," in compact
+    if has_dot and has_comma:
+        return "," if compact.rfind(",") > compact.rfind(".") else "."
+    if not (has_dot or has_comma):
+        return "."
+    mark = "." if has_dot else ","
+    if compact.count(mark) > 1:
+        return "," if mark == "." else "."
+    head, _, tail = compact.rpartition(mark)
+    if len(tail) == 3 and head.lstrip("+-") not in ("", "0"):
+        raise CellError(
+            f'{text!r} is ambiguous (thousands or decimals?): set decimal = "," or '
+            '"." in the mapping\'s [options]'
+        )
+    return mark
 
 
 def _number(cell: Cell, spec: FieldSpec, decimal: str | None, tz: zoneinfo.ZoneInfo) -> Any:
@@ -247,6 +260,20 @@ class Normalizer:
         assert email is not None, "parse_mapping guarantees an email field"
         self.email = email
         self.others = tuple(f for f in bound.fields if f.spec.name != "email")
+        self.constants = {
+            f.spec.name: self._constant(f.spec) for f in self.others if not f.spec.columns
+        }
+
+    def _constant(self, spec: FieldSpec) -> Any:
+        """A `value = ...` converted once to the field's type; a bad one is a mapping error."""
+        if spec.type == "json" and isinstance(spec.constant, dict | list):
+            return spec.constant
+        if spec.type == "string" and spec.name.startswith("customFields."):
+            return spec.constant  # Minimo custom fields take any JSON value as written
+        try:
+            return _CONVERTERS[spec.type](spec.constant, spec, self.decimal, self.tz)
+        except CellError as exc:
+            raise MappingError(f"Mapping field {spec.name!r}: the constant value {exc}.") from None
 
     def __call__(self, source: SourceRow) -> Staged:
         if source.empty:
@@ -298,7 +325,7 @@ class Normalizer:
         """(present, value): an empty cell is never a value (omitted, or None under clear)."""
         spec = field.spec
         if not spec.columns:
-            return True, spec.constant
+            return True, self.constants[spec.name]
         cell = self._cell(source, field)
         if cell is None or not cell_text(cell):
             if spec.default is None:

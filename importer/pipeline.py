@@ -69,7 +69,8 @@ def run(settings: RunSettings, context: Context) -> RunResult:
     )
     read = ReadOptions(settings.sheet, settings.header_row, settings.delimiter, settings.encoding)
     with open_source(settings.source, read) as source:
-        bind(mapping, source.headers, settings.source.name)  # a bad mapping fails before sending
+        # a bad mapping fails here, before anything is sent
+        Normalizer(bind(mapping, source.headers, settings.source.name), clear_empty=False)
     notes: list[str] = []
     if creds is None:
         with (

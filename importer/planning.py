@@ -14,14 +14,19 @@ from typing import Any
 from importer.journal import Journal
 from importer.settings import Target
 
+_TABLES = ("customFields", "marketingConsent")
 
-def merge_payloads(base: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
-    """Later non-empty values win; nested tables (customFields, consent) merge key by key."""
+
+def merge_payloads(
+    base: dict[str, Any], later: dict[str, Any], tables: tuple[str, ...] = _TABLES
+) -> dict[str, Any]:
+    """Later non-empty values win; Minimo's field tables merge key by key, while any other
+    value (a JSON object included) is replaced whole."""
     merged = dict(base)
     for key, value in later.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_payloads(merged[key], value)
-        elif value is not None or key not in merged:
+        if key in tables and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_payloads(merged[key], value, ())
+        elif value not in (None, "") or key not in merged:
             merged[key] = value
     return merged
 

@@ -148,7 +148,9 @@ class CsvSource(Source):
         self._fh.seek(0)
         self.delimiter = options.delimiter or sniff_delimiter(sample)
         self.description = f"{path.name} (CSV, {self.encoding}, delimiter {self.delimiter!r})"
-        self._reader = csv.reader(self._fh, delimiter=self.delimiter)
+        # strict: an unterminated quote is a file fault naming its row, not the rest of the
+        # file silently swallowed into one cell
+        self._reader = csv.reader(self._fh, delimiter=self.delimiter, strict=True)
         self._records = 0
         wanted = options.header_row
         header: list[str] | None = None
@@ -222,6 +224,8 @@ def _csv_row(number: int, record: list[str], width: int) -> SourceRow:
             )
         record = record[:width]
     cells: tuple[Cell, ...] = tuple(c if c.strip() else None for c in record)
+    if len(cells) < width:
+        cells += (None,) * (width - len(cells))
     return SourceRow(number, cells, problem)
 
 
@@ -234,12 +238,16 @@ class XlsxSource(Source):
         import openpyxl
 
         self.path = path
+        # a file object, not the path: openpyxl refuses names not ending in .xlsx, and a
+        # workbook renamed .csv is still a workbook
+        self._fh = path.open("rb")
         try:
             with warnings.catch_warnings():
                 # openpyxl warns about styles/extensions it ignores: not the user's problem
                 warnings.simplefilter("ignore")
-                self._wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+                self._wb = openpyxl.load_workbook(self._fh, read_only=True, data_only=True)
+        except Exception as exc:
+            self._fh.close()
             raise SourceError(
                 f"{path.name} is not a readable XLSX workbook ({type(exc).__name__}: {exc}).",
                 "Open it in Excel or LibreOffice and save it again as .xlsx.",
@@ -247,7 +255,7 @@ class XlsxSource(Source):
         names = self._wb.sheetnames
         if options.sheet is not None:
             if options.sheet not in names:
-                self._wb.close()
+                self.close()
                 raise SourceError(
                     f"{path.name} has no sheet {options.sheet!r}.",
                     f"Its sheets are: {', '.join(repr(n) for n in names)}.",
@@ -256,7 +264,7 @@ class XlsxSource(Source):
         else:
             visible = [w for w in self._wb.worksheets if w.sheet_state == "visible"]
             if not visible:
-                self._wb.close()
+                self.close()
                 raise SourceError(f"{path.name} has no visible sheet.")
             ws = visible[0]
         self.description = f"{path.name} (XLSX, sheet {ws.title!r})"
@@ -272,7 +280,7 @@ class XlsxSource(Source):
                 header = values
                 break
         if header is None:
-            self._wb.close()
+            self.close()
             raise SourceError(f"{path.name}: sheet {ws.title!r} has no header row.")
         self.header_row = self._number
         names_ = [_header_text(v) for v in header]
@@ -299,10 +307,18 @@ class XlsxSource(Source):
             cells = tuple(v if _present(v) else None for v in values[:width])
             if len(cells) < width:
                 cells += (None,) * (width - len(cells))
-            yield SourceRow(self._number, cells)
+            extra = [v for v in values[width:] if _present(v)]
+            problem = None
+            if extra:
+                problem = (
+                    f"row has a value beyond the last header column ({str(extra[0])[:40]!r}); "
+                    "give that column a header or remove the value"
+                )
+            yield SourceRow(self._number, cells, problem)
 
     def close(self) -> None:
         self._wb.close()
+        self._fh.close()
 
 
 def _present(value: Any) -> bool:

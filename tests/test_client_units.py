@@ -1,0 +1,251 @@
+"""The HTTP client's pure parts (SPEC §5): API error texts, Retry-After, the rate limiter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import pytest
+
+from importer.sending.client import error_text, retry_after_seconds
+from importer.sending.limiter import RateLimiter
+
+# --------------------------------------------------------------------------- error_text
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "text", "expected"),
+    [
+        (400, {"error": "validation_error"}, '{"error": "validation_error"}', "validation_error"),
+        (
+            422,
+            {"error": {"code": "validation_error", "message": "email is invalid", "details": {}}},
+            "",
+            "validation_error: email is invalid",
+        ),
+        (422, {"error": {"code": "validation_error"}}, "", "validation_error"),
+        (422, {"error": {"message": "email is invalid"}}, "", "email is invalid"),
+        (400, {"message": "Invalid phone number"}, "", "Invalid phone number"),
+        (400, {"error": "invalid contact", "message": "other"}, "", "invalid contact"),
+        (400, {"error": "", "message": "fallback"}, "", "fallback"),
+        (400, {"error": {}, "message": "fallback"}, "", "fallback"),
+        (500, {"detail": "boom"}, '{"detail": "boom"}', 'HTTP 500: {"detail": "boom"}'),
+        (500, ["a"], '["a"]', 'HTTP 500: ["a"]'),
+        (
+            502,
+            None,
+            "<html>\n  <head><title>502 Bad Gateway</title></head>\n"
+            "\t<body>  nginx </body>\n</html>\n",
+            "HTTP 502: 502 Bad Gateway nginx",
+        ),
+        (502, None, "Bad   gateway\n\n(upstream)", "HTTP 502: Bad gateway (upstream)"),
+        (503, None, "", "HTTP 503"),
+        (503, None, " \n\t ", "HTTP 503"),
+        (504, None, "x" * 150 + "\n\n" + "y" * 150, "HTTP 504: " + "x" * 150 + " " + "y" * 49),
+    ],
+)
+def test_error_text(status: int, body: Any, text: str, expected: str) -> None:
+    assert error_text(status, body, text) == expected
+
+
+def test_error_text_keeps_200_characters_of_the_body() -> None:
+    assert error_text(502, None, "z" * 1000) == "HTTP 502: " + "z" * 200
+    html = "<html><body><p>" + "abcdef " * 100 + "</p></body></html>"
+    assert error_text(503, None, html) == "HTTP 503: " + "abcdef " * 28 + "abcd"
+
+
+# --------------------------------------------------------------------------- Retry-After
+
+NOW = datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5", 5.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("300", 300.0),
+        ("86400", 300.0),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", 30.0),
+        ("Wed, 21 Oct 2026 07:27:30 GMT", 0.0),
+        ("Wed, 21 Oct 2026 07:20:00 GMT", 0.0),
+        ("Thu, 22 Oct 2026 07:28:00 GMT", 300.0),
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("5 seconds", None),
+    ],
+)
+def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(value, now=lambda: NOW) == expected
+
+
+# --------------------------------------------------------------------------- RateLimiter
+
+
+class FakeTime:
+    """A clock that only moves when the limiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def slots(limiter: RateLimiter, fake: FakeTime, count: int) -> list[float]:
+    """The clock time at which each of `count` sequential requests got its slot."""
+    out: list[float] = []
+
+    async def main() -> None:
+        for _ in range(count):
+            await limiter.acquire()
+            out.append(fake.now)
+
+    anyio.run(main)
+    return out
+
+
+def test_fixed_rate_paces_slots_one_over_rate_apart() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(4.0, fake.clock, fake.sleep)
+    assert slots(limiter, fake, 5) == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+    assert fake.sleeps == pytest.approx([0.25, 0.25, 0.25, 0.25])
+
+
+def test_fixed_rate_no_wait_when_requests_are_already_spaced() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(2.0, fake.clock, fake.sleep)
+    slots(limiter, fake, 1)
+    fake.now = 10.0
+    assert slots(limiter, fake, 2) == pytest.approx([10.0, 10.5])
+    assert fake.sleeps == pytest.approx([0.5])
+
+
+def test_fixed_rate_is_not_changed_by_answers() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(4.0, fake.clock, fake.sleep)
+    limiter.on_success()
+    limiter.on_throttle(None)
+    assert limiter.rate == 4.0
+    assert slots(limiter, fake, 2) == pytest.approx([0.0, 0.25])
+
+
+def test_long_retry_after_pauses_every_request() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(4.0, fake.clock, fake.sleep)
+    assert slots(limiter, fake, 1) == [0.0]
+    limiter.on_throttle(3.0)
+    assert slots(limiter, fake, 3) == pytest.approx([3.0, 3.25, 3.5])
+    assert fake.sleeps[0] == pytest.approx(3.0)
+
+
+def test_short_retry_after_pauses_only_the_throttled_request() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(4.0, fake.clock, fake.sleep)
+    assert slots(limiter, fake, 1) == [0.0]
+    limiter.on_throttle(RateLimiter.GLOBAL_PAUSE / 2)
+    assert slots(limiter, fake, 2) == pytest.approx([0.25, 0.5])
+
+
+def test_shorter_retry_after_does_not_shorten_a_pause() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(100.0, fake.clock, fake.sleep)
+    limiter.on_throttle(5.0)
+    fake.now = 1.0
+    limiter.on_throttle(2.0)
+    assert slots(limiter, fake, 1) == pytest.approx([5.0])
+
+
+def succeed_steadily(limiter: RateLimiter, fake: FakeTime, per_second: int, seconds: float) -> None:
+    """`per_second` accepted requests a second, for `seconds`, from the current time."""
+    start = fake.now
+    for i in range(1, int(per_second * seconds) + 1):
+        fake.now = start + i / per_second
+        limiter.on_success()
+
+
+def test_adaptive_starts_at_initial_rate() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    assert limiter.rate == RateLimiter.INITIAL
+    step = 1.0 / RateLimiter.INITIAL
+    assert slots(limiter, fake, 3) == pytest.approx([0.0, step, 2 * step])
+
+
+def test_adaptive_slow_start_doubles_per_second_while_accepted() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    succeed_steadily(limiter, fake, 400, 1.0)
+    assert limiter.rate == pytest.approx(RateLimiter.INITIAL * RateLimiter.GROWTH)
+    succeed_steadily(limiter, fake, 400, 1.0)
+    assert limiter.rate == pytest.approx(RateLimiter.INITIAL * RateLimiter.GROWTH**2)
+
+
+def test_adaptive_growth_is_bounded_by_what_is_accepted() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    fake.now = 1.0
+    limiter.on_success()  # one request in a second: concurrency, not the pace, is the bound
+    assert limiter.rate == pytest.approx(2.0 * 1.0 + RateLimiter.INITIAL)
+
+
+def test_adaptive_429_settles_under_the_accepted_rate_once_per_second() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    succeed_steadily(limiter, fake, 80, 1.0)  # rate grew to ~100, the server accepted 80/s
+    limiter.on_throttle(None)
+    assert limiter.rate == pytest.approx(80.0 * RateLimiter.MARGIN)
+    fake.now = 1.5
+    limiter.on_throttle(None)
+    limiter.on_throttle(None)
+    assert limiter.rate == pytest.approx(80.0 * RateLimiter.MARGIN)
+    fake.now = 2.0  # nothing accepted since t=1: 80 requests over the last 2 s
+    limiter.on_throttle(None)
+    assert limiter.rate == pytest.approx(40.0 * RateLimiter.MARGIN)
+
+
+def test_adaptive_429_with_nothing_accepted_cuts_the_rate() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    limiter.on_throttle(None)
+    assert limiter.rate == pytest.approx(RateLimiter.INITIAL * RateLimiter.CUT)
+
+
+def test_adaptive_probes_upwards_slowly_after_the_first_429() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    limiter.on_throttle(None)
+    rate = RateLimiter.INITIAL * RateLimiter.CUT
+    fake.now = 1.0
+    limiter.on_success()
+    assert limiter.rate == pytest.approx(rate * (1.0 + RateLimiter.PROBE))
+
+
+def test_adaptive_rate_bounds() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    for second in range(30):
+        fake.now = float(second)
+        limiter.on_throttle(None)
+    assert limiter.rate == RateLimiter.MINIMUM
+    fake.now = 0.0
+    fast = RateLimiter(None, fake.clock, fake.sleep)
+    succeed_steadily(fast, fake, 3000, 8.0)
+    assert fast.rate == RateLimiter.MAXIMUM
+
+
+def test_adaptive_pacing_follows_the_new_rate() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    limiter.on_throttle(None)
+    step = 1.0 / (RateLimiter.INITIAL * RateLimiter.CUT)
+    assert slots(limiter, fake, 3) == pytest.approx([0.0, step, 2 * step])

@@ -1,0 +1,124 @@
+"""Planning (SPEC §5): merging the payloads of in-file duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from importer.planning import merge_payloads
+
+
+@pytest.mark.parametrize(
+    ("base", "later", "expected"),
+    [
+        ({}, {"email": "a@gmail.com"}, {"email": "a@gmail.com"}),
+        ({"phone": "+393391234567"}, {"phone": "+41791234567"}, {"phone": "+41791234567"}),
+        ({"phone": "+393391234567"}, {"phone": None}, {"phone": "+393391234567"}),
+        ({"first_name": "Mario"}, {"first_name": ""}, {"first_name": "Mario"}),
+        ({"first_name": "Mario"}, {}, {"first_name": "Mario"}),
+        (
+            {"first_name": "Mario"},
+            {"last_name": "Rossi"},
+            {"first_name": "Mario", "last_name": "Rossi"},
+        ),
+        ({}, {"first_name": None}, {"first_name": None}),
+        ({"first_name": None}, {"first_name": "Mario"}, {"first_name": "Mario"}),
+        (
+            {"marketingConsent": {"email": True}},
+            {"marketingConsent": {"email": False}},
+            {"marketingConsent": {"email": False}},
+        ),
+        (
+            {"customFields": {"company": "ACME", "tier": "gold"}},
+            {"customFields": {"tier": "bronze", "source": "fiera"}},
+            {"customFields": {"company": "ACME", "tier": "bronze", "source": "fiera"}},
+        ),
+        (
+            {"customFields": {"company": "ACME"}},
+            {"customFields": {"company": None}},
+            {"customFields": {"company": "ACME"}},
+        ),
+        (
+            {"customFields": {"company": "ACME"}, "marketingConsent": {"email": True}},
+            {"marketingConsent": {"whatsapp": False}},
+            {
+                "customFields": {"company": "ACME"},
+                "marketingConsent": {"email": True, "whatsapp": False},
+            },
+        ),
+        ({"custom_number_1": 0}, {"custom_number_1": 5}, {"custom_number_1": 5}),
+        ({"custom_number_1": 5}, {"custom_number_1": 0}, {"custom_number_1": 0}),
+        ({"custom_json_1": {"a": 1}}, {"custom_json_1": [1, 2]}, {"custom_json_1": [1, 2]}),
+    ],
+    ids=[
+        "new-key",
+        "later-wins",
+        "none-does-not-overwrite",
+        "empty-string-does-not-overwrite",
+        "missing-key-kept",
+        "keys-from-both",
+        "none-only-in-later-kept",
+        "value-over-none",
+        "consent-later-wins",
+        "custom-fields-merged",
+        "nested-none-does-not-overwrite",
+        "tables-merged-independently",
+        "zero-replaced",
+        "zero-is-a-value",
+        "json-replaced-not-merged",
+    ],
+)
+def test_merge_payloads(
+    base: dict[str, Any], later: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert merge_payloads(base, later) == expected
+
+
+def test_merge_in_file_order() -> None:
+    rows: list[dict[str, Any]] = [
+        {"email": "a@gmail.com", "phone": "+393391234567", "customFields": {"company": "ACME"}},
+        {"email": "a@gmail.com", "customFields": {"tier": "gold"}, "first_name": None},
+        {"email": "a@gmail.com", "phone": "+393401234567", "customFields": {"company": None}},
+    ]
+    payload: dict[str, Any] = {}
+    for row in rows:
+        payload = merge_payloads(payload, row)
+    assert payload == {
+        "email": "a@gmail.com",
+        "phone": "+393401234567",
+        "customFields": {"company": "ACME", "tier": "gold"},
+        "first_name": None,
+    }
+
+
+def test_merge_does_not_mutate_its_inputs() -> None:
+    base: dict[str, Any] = {"customFields": {"company": "ACME"}, "phone": "+393391234567"}
+    later: dict[str, Any] = {"customFields": {"tier": "gold"}, "phone": None}
+    merged = merge_payloads(base, later)
+    assert merged == {"customFields": {"company": "ACME", "tier": "gold"}, "phone": "+393391234567"}
+    assert base == {"customFields": {"company": "ACME"}, "phone": "+393391234567"}
+    assert later == {"customFields": {"tier": "gold"}, "phone": None}
+
+
+@pytest.mark.parametrize(
+    ("base", "later", "expected"),
+    [
+        (
+            {"custom_json_1": {"theme": "dark", "lang": "it"}},
+            {"custom_json_1": {"lang": "en"}},
+            {"custom_json_1": {"lang": "en"}},
+        ),
+        (
+            {"customFields": {"prefs": {"theme": "dark", "lang": "it"}, "tier": "gold"}},
+            {"customFields": {"prefs": {"lang": "en"}}},
+            {"customFields": {"prefs": {"lang": "en"}, "tier": "gold"}},
+        ),
+    ],
+    ids=["notifuse-custom-json", "minimo-json-custom-field"],
+)
+def test_a_json_object_value_is_replaced_not_merged(
+    base: dict[str, Any], later: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """A JSON object is one field value: the later one wins whole (only field tables merge)."""
+    assert merge_payloads(base, later) == expected
