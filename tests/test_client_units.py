@@ -198,35 +198,38 @@ def test_adaptive_growth_is_bounded_by_what_is_accepted() -> None:
     assert limiter.rate == pytest.approx(2.0 * 1.0 + RateLimiter.INITIAL)
 
 
-def test_adaptive_429_settles_under_the_accepted_rate_once_per_second() -> None:
+def test_adaptive_first_429_halves_in_slow_start_then_settles_under_the_accepted_rate() -> None:
     fake = FakeTime()
     limiter = RateLimiter(None, fake.clock, fake.sleep)
-    succeed_steadily(limiter, fake, 80, 1.0)  # rate grew to ~100, the server accepted 80/s
-    limiter.on_throttle(None)
-    assert limiter.rate == pytest.approx(80.0 * RateLimiter.MARGIN)
-    fake.now = 1.5
-    limiter.on_throttle(None)
-    limiter.on_throttle(None)
-    assert limiter.rate == pytest.approx(80.0 * RateLimiter.MARGIN)
-    fake.now = 2.0  # nothing accepted since t=1: 80 requests over the last 2 s
-    limiter.on_throttle(None)
-    assert limiter.rate == pytest.approx(40.0 * RateLimiter.MARGIN)
+    succeed_steadily(limiter, fake, 80, 1.0)  # slow start: the pace doubled to 100
+    assert limiter.rate == pytest.approx(100.0)
+    limiter.on_throttle(None)  # the episode begins at t=1: the server's bucket is empty
+    assert limiter.rate == pytest.approx(50.0)
+    succeed_steadily(limiter, fake, 30, 0.4)
+    limiter.on_throttle(None)  # within HOLD of the last adjustment: only the probe's growth
+    assert limiter.rate == pytest.approx(50.0, rel=0.01)
+    succeed_steadily(limiter, fake, 30, 0.6)
+    limiter.on_throttle(None)  # t=2: 30 accepted in the 1 s since the episode began
+    assert limiter.rate == pytest.approx(30.0 * RateLimiter.MARGIN, rel=0.05)
 
 
-def test_adaptive_429_with_nothing_accepted_cuts_the_rate() -> None:
+def test_adaptive_429_after_a_quiet_spell_starts_a_new_episode() -> None:
     fake = FakeTime()
     limiter = RateLimiter(None, fake.clock, fake.sleep)
     limiter.on_throttle(None)
-    assert limiter.rate == pytest.approx(RateLimiter.INITIAL * RateLimiter.CUT)
+    rate = RateLimiter.INITIAL * 0.5
+    assert limiter.rate == pytest.approx(rate)
+    fake.now = RateLimiter.QUIET + 1.0
+    limiter.on_throttle(None)  # probing crossed the limit again: a small cut only
+    assert limiter.rate == pytest.approx(rate * RateLimiter.MARGIN)
 
 
 def test_adaptive_probes_upwards_slowly_after_the_first_429() -> None:
     fake = FakeTime()
     limiter = RateLimiter(None, fake.clock, fake.sleep)
     limiter.on_throttle(None)
-    rate = RateLimiter.INITIAL * RateLimiter.CUT
-    fake.now = 1.0
-    limiter.on_success()
+    rate = RateLimiter.INITIAL * 0.5
+    succeed_steadily(limiter, fake, 30, 1.0)
     assert limiter.rate == pytest.approx(rate * (1.0 + RateLimiter.PROBE))
 
 
@@ -247,5 +250,5 @@ def test_adaptive_pacing_follows_the_new_rate() -> None:
     fake = FakeTime()
     limiter = RateLimiter(None, fake.clock, fake.sleep)
     limiter.on_throttle(None)
-    step = 1.0 / (RateLimiter.INITIAL * RateLimiter.CUT)
+    step = 1.0 / (RateLimiter.INITIAL * 0.5)
     assert slots(limiter, fake, 3) == pytest.approx([0.0, step, 2 * step])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from importer.errors import AbortError
@@ -202,3 +203,72 @@ def test_a_server_that_keeps_failing_aborts_with_pending_rows(tmp_path: Path) ->
         "2,lead0000@gmail.com,'+393330000000,error,,"
         "server error: HTTP 503: 503 Service Unavailable (after 2 attempts),"
     )
+
+
+def test_minimo_response_lost_after_the_write_keeps_the_looked_up_status(tmp_path: Path) -> None:
+    """Look-ups happen before the write, so a re-sent batch is still reported `created`."""
+    n = 60
+    with SandboxThread(SandboxConfig(port=0, drop="after", drop_rate=0.3, seed=5)) as sb:
+        result, lines = go(tmp_path, sb, "minimo", n, batch_size=5, max_attempts=12)
+        assert_stored(sb, "minimo", n)
+        assert_never_concurrent_per_email(sb)
+        assert outcomes(sb)["dropped_after"] > 0
+    assert result.exit_code == 0
+    assert_every_row_once(lines, n)
+    assert set(statuses(lines)) == {"created"}
+
+
+def test_import_mode_subscribes_to_the_list(tmp_path: Path) -> None:
+    n = 30
+    with SandboxThread(SandboxConfig(port=0)) as sb:
+        result, lines = go(tmp_path, sb, "notifuse", n, notifuse_mode="import", list_id="fiera")
+        stored = sb.contacts()["notifuse"]
+    assert result.exit_code == 0
+    assert_every_row_once(lines, n)
+    assert {c["email"]: c["lists"] for c in stored} == {
+        f"lead{i:04d}@gmail.com": ["fiera"] for i in range(n)
+    }
+
+
+def test_a_slow_server_times_out_and_the_rows_say_so(tmp_path: Path) -> None:
+    n = 3
+    with SandboxThread(SandboxConfig(port=0, latency_ms=400)) as sb:
+        settings = RunSettings(
+            source=leads(tmp_path / "leads.csv", n),
+            mapping=mapping(tmp_path / "m.toml", "notifuse"),
+            report=tmp_path / "report.csv",
+            state_dir=tmp_path / "state",
+            timeout=0.15,
+            max_attempts=2,
+            concurrency=1,
+        )
+        with pytest.raises(AbortError) as caught:
+            run(settings, Context(env=sandbox_env(sb.base_url)))
+    assert caught.value.message == (
+        f"Cannot reach Notifuse at {sb.base_url}: timed out waiting for the response "
+        "(after 2 attempts)."
+    )
+
+
+def test_an_error_action_in_a_200_is_a_row_error(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(404, json={"error": "contact not found"})
+        body = orjson.loads(request.content)
+        if body["contact"]["email"] == "lead0001@gmail.com":
+            return httpx.Response(200, json={"action": "error", "error": "phone is blocked"})
+        return httpx.Response(200, json={"email": body["contact"]["email"], "action": "create"})
+
+    settings = RunSettings(
+        source=leads(tmp_path / "leads.csv", 3),
+        mapping=mapping(tmp_path / "m.toml", "notifuse"),
+        report=tmp_path / "report.csv",
+        state_dir=tmp_path / "state",
+    )
+    context = Context(env=sandbox_env("http://127.0.0.1:9"), transport=httpx.MockTransport(handler))
+    assert run(settings, context).exit_code == 1
+    assert (tmp_path / "report.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == [
+        "2,lead0000@gmail.com,'+393330000000,created,,,",
+        "3,lead0001@gmail.com,'+393330000001,error,,phone is blocked,",
+        "4,lead0002@gmail.com,'+393330000002,created,,,",
+    ]

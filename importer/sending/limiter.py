@@ -4,16 +4,17 @@ Requests are paced one slot at a time (no bursts): a steady pace just under a se
 limit never trips its token bucket, while bursts do. With `--rate` the pace is fixed.
 Without it the limiter finds the sustainable rate itself:
 
-- slow start: the pace doubles every second until the first 429;
-- on a 429 the server has shown its limit: while over it, the server accepts exactly its
-  limit, so the pace becomes a little under the rate of *accepted* requests over the last
-  few seconds (and always under the current pace) — one adjustment per second at most,
-  because the 429s of requests already in flight say nothing new;
-- then it probes upwards slowly (+0.5%/s), so 429s stay rare but a limit that rises is
-  found again.
+- slow start: the pace doubles every second until the first 429 (growing only while the
+  server keeps up: when concurrency is the bound, a faster pace means nothing);
+- the first 429 of an episode cuts the pace — by half in slow start, by the margin later —
+  because the server's bucket is now known to be empty;
+- while the episode lasts (429s less than `QUIET` seconds apart), the server is accepting
+  exactly its limit, so at most every `HOLD` seconds the pace becomes `MARGIN` times the
+  rate accepted since the episode began (a measure free of the bucket's initial burst);
+- then it probes upwards slowly, so 429s stay rare but a limit that rises is found again.
 
 Retry-After delays the throttled request itself (the client waits before retrying it);
-a long one (≥ 2 s: the server asks for a real stop) also pauses every other request.
+a long one (≥ `GLOBAL_PAUSE`: the server asks for a real stop) pauses every request.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ class RateLimiter:
     MINIMUM = 0.2
     MAXIMUM = 5_000.0
     GROWTH = 2.0  # per second, in slow start
-    PROBE = 0.005  # per second, after the first 429
-    MARGIN = 0.97  # pace relative to the accepted rate measured at a 429
-    CUT = 0.7  # after a 429 when nothing was accepted lately
-    WINDOW = 3.0  # seconds of accepted requests that estimate the server's limit
+    PROBE = 0.003  # per second, after the first 429
+    MARGIN = 0.97  # pace relative to the accepted rate measured during a 429 episode
+    HOLD = 0.5  # seconds between two adjustments
+    QUIET = 3.0  # seconds without a 429 that end an episode
+    WINDOW = 3.0  # seconds of accepted requests that bound the growth
     GLOBAL_PAUSE = 2.0  # Retry-After at least this long pauses every request
 
     def __init__(self, rate: float | None, clock: Clock, sleep: Sleep) -> None:
@@ -44,10 +46,13 @@ class RateLimiter:
         self._next = 0.0
         self._paused_until = 0.0
         self._slow_start = True
-        self._hold_until = 0.0
-        self._accepted: deque[float] = deque()
         self._started = clock()
         self._last_growth = self._started
+        self._recent: deque[float] = deque()  # accepted in the last WINDOW seconds
+        self._accepted = 0  # accepted in all
+        self._last_throttle = float("-inf")
+        self._episode = (0.0, 0)  # (start, accepted then)
+        self._hold_until = 0.0
 
     async def acquire(self) -> None:
         """Wait for this request's slot; slots are handed out in call order."""
@@ -57,34 +62,39 @@ class RateLimiter:
         if slot > now:
             await self._sleep(slot - now)
 
-    def accepted_rate(self, now: float) -> float:
+    def recent_rate(self, now: float) -> float:
+        while self._recent and self._recent[0] < now - self.WINDOW:
+            self._recent.popleft()
         window = min(self.WINDOW, now - self._started)
-        while self._accepted and self._accepted[0] < now - self.WINDOW:
-            self._accepted.popleft()
-        return len(self._accepted) / window if window > 0 else 0.0
+        return len(self._recent) / window if window > 0 else 0.0
 
     def on_success(self) -> None:
         now = self._clock()
-        self._accepted.append(now)
+        self._accepted += 1
+        self._recent.append(now)
         if not self.adaptive:
             return
         elapsed, self._last_growth = now - self._last_growth, now
-        factor = self.GROWTH if self._slow_start else 1.0 + self.PROBE
-        grown = self.rate * factor**elapsed
-        # when concurrency, not the pace, is the bound, growing the pace means nothing
-        ceiling = 2.0 * self.accepted_rate(now) + self.INITIAL
+        grown = self.rate * (self.GROWTH if self._slow_start else 1.0 + self.PROBE) ** elapsed
+        ceiling = 2.0 * self.recent_rate(now) + self.INITIAL
         self.rate = min(self.MAXIMUM, max(self.rate, min(grown, ceiling)))
 
     def on_throttle(self, retry_after: float | None) -> None:
-        """A 429: settle under the rate the server accepted; a long Retry-After pauses all."""
+        """A 429: cut the pace, then settle under what the server accepts."""
         now = self._clock()
         if retry_after is not None and retry_after >= self.GLOBAL_PAUSE:
             self._paused_until = max(self._paused_until, now + retry_after)
-        if not self.adaptive or now < self._hold_until:
-            return
-        self._slow_start = False
-        self._hold_until = now + 1.0
-        measured = self.accepted_rate(now)
-        settled = min(self.rate, measured) * self.MARGIN if measured else self.rate * self.CUT
-        self.rate = max(self.MINIMUM, settled)
-        self._last_growth = now
+        if self.adaptive:
+            if now - self._last_throttle > self.QUIET:
+                self._episode = (now, self._accepted)
+                self.rate *= 0.5 if self._slow_start else self.MARGIN
+                self._hold_until = now + self.HOLD
+            elif now >= self._hold_until:
+                start, accepted = self._episode
+                measured = (self._accepted - accepted) / (now - start)
+                self.rate = min(self.rate, measured) * self.MARGIN
+                self._hold_until = now + self.HOLD
+            self.rate = max(self.MINIMUM, self.rate)
+            self._slow_start = False
+            self._last_growth = now
+        self._last_throttle = now
