@@ -76,13 +76,13 @@ def test_rejected_notifuse_workspace_aborts_with_3(cli: Cli, sandbox: SandboxThr
 
 def test_unreachable_server_aborts_with_3(cli: Cli) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    result = cli("run", LEADS, "--mapping", MINIMO, env=sandbox_env(url))
+    result = cli("run", LEADS, "--mapping", MINIMO, "--max-attempts", "2", env=sandbox_env(url))
     assert result.code == 3
     assert result.stderr.startswith(
         f"importer: error: Cannot reach Minimo at {url}: cannot connect"
     )
     assert (
-        "(after 5 attempts). Check the base URL and your network; nothing was sent."
+        "(after 2 attempts). Check the base URL and your network; nothing was sent."
         in result.stderr
     )
 

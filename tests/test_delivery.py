@@ -207,8 +207,8 @@ def test_a_server_that_keeps_failing_aborts_with_pending_rows(tmp_path: Path) ->
 
 def test_minimo_response_lost_after_the_write_keeps_the_looked_up_status(tmp_path: Path) -> None:
     """Look-ups happen before the write, so a re-sent batch is still reported `created`."""
-    n = 60
-    with SandboxThread(SandboxConfig(port=0, drop="after", drop_rate=0.3, seed=5)) as sb:
+    n = 40
+    with SandboxThread(SandboxConfig(port=0, drop="after", drop_rate=0.2, seed=5)) as sb:
         result, lines = go(tmp_path, sb, "minimo", n, batch_size=5, max_attempts=12)
         assert_stored(sb, "minimo", n)
         assert_never_concurrent_per_email(sb)
