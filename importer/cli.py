@@ -65,8 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--header-row", type=_positive_int, help="row number of the header")
     r.add_argument("--delimiter", help="CSV delimiter (default: sniffed among , ; tab |)")
     r.add_argument("--encoding", help="CSV encoding (default: detected)")
-    r.add_argument("--report", type=Path, help="report path (.csv or .jsonl)")
-    r.add_argument("--rejects", type=Path, help=argparse.SUPPRESS)
+    r.add_argument("--report", type=Path, help="report path (.csv, .xlsx or .jsonl)")
+    r.add_argument(
+        "--rejects", type=Path, help="write the error rows, as they were, plus an error column"
+    )
+    r.add_argument("--skip-unchanged", action="store_true", help="do not re-send unchanged rows")
+    r.add_argument(
+        "--max-error-rate",
+        type=_positive_float,
+        metavar="PERCENT",
+        help="stop (exit 4) when more than PERCENT%% of at least 1,000 rows are errors",
+    )
     r.add_argument("--summary-json", type=Path, help="also write the summary as JSON here")
     r.add_argument("--dry-run", action="store_true", help="read, map and validate; send nothing")
     r.add_argument("--rate", type=_positive_float, help="requests/s (default: found automatically)")
@@ -98,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--target", choices=TARGETS, required=True)
     c.add_argument("--base-url")
     c.add_argument("--verbose", action="store_true")
+
+    m = sub.add_parser("mapping", help="work with mapping files")
+    msub = m.add_subparsers(dest="mapping_command", required=True, parser_class=_Parser)
+    sg = msub.add_parser("suggest", help="print a starter mapping for this file's headers")
+    sg.add_argument("source", type=Path)
+    sg.add_argument("--target", choices=TARGETS, required=True)
+    sg.add_argument("--sheet")
+    sg.add_argument("--header-row", type=_positive_int)
+    sg.add_argument("--delimiter")
+    sg.add_argument("--encoding")
+    sg.add_argument("--verbose", action="store_true")
 
     s = sub.add_parser("sandbox", help="serve local stand-ins of both APIs on loopback")
     s.add_argument("--host", default="127.0.0.1")
@@ -139,6 +159,8 @@ def _run_settings(ns: argparse.Namespace) -> RunSettings:
         base_url=ns.base_url,
         state_dir=ns.state,
         fresh=ns.fresh,
+        skip_unchanged=ns.skip_unchanged,
+        max_error_rate=ns.max_error_rate,
         classify=ns.classify,
         notifuse_mode=ns.notifuse_mode,
         list_id=ns.list_id,
@@ -178,6 +200,15 @@ def _cmd_check(ns: argparse.Namespace) -> int:
         f"OK: {creds.target.capitalize()} at {creds.base_url} accepted the credentials "
         f"({ms:.0f} ms)."
     )
+    return 0
+
+
+def _cmd_mapping(ns: argparse.Namespace) -> int:
+    from importer.reading import ReadOptions
+    from importer.suggest import suggest_for_file
+
+    read = ReadOptions(ns.sheet, ns.header_row, _delimiter(ns.delimiter), ns.encoding)
+    sys.stdout.write(suggest_for_file(ns.source, cast(Target, ns.target), read))
     return 0
 
 
@@ -226,7 +257,7 @@ def _redact(text: str) -> str:
     return text
 
 
-COMMANDS = {"run": _cmd_run, "check": _cmd_check, "sandbox": _cmd_sandbox}
+COMMANDS = {"run": _cmd_run, "check": _cmd_check, "mapping": _cmd_mapping, "sandbox": _cmd_sandbox}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImporterError as exc:
         if ns.verbose:
             traceback.print_exc()
+        if exc.summary:
+            print(exc.summary, file=sys.stderr)
         print(f"importer: error: {exc.paragraph()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ class ImporterError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.summary = ""  # the run's summary, when the run got far enough to have one
 
     def paragraph(self) -> str:
         """The one paragraph printed to the user."""

@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS rows (
     error TEXT,
     contact_id TEXT,
     merged_into INTEGER,           -- a duplicate's survivor row
-    digest BLOB                    -- hash of the payload, compared with account.known
+    digest BLOB,                   -- hash of the payload, compared with account.known
+    attempted INTEGER NOT NULL DEFAULT 0,  -- handed to a sender: its outcome may be unknown
+    prior TEXT                     -- created/updated as known before the first attempt
 );
 CREATE INDEX IF NOT EXISTS rows_status ON rows (status, row);
 """
@@ -63,6 +65,8 @@ class PendingRow:
     row: int
     email: str
     payload: dict[str, Any]
+    attempted: bool = False  # a previous run may have sent it: its outcome is unknown
+    prior: str | None = None  # created/updated, as looked up before the first attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,19 +241,50 @@ class Journal:
             ).fetchone()[0]
         )
 
-    def pending(self, batch_size: int) -> Iterator[list[PendingRow]]:
-        """Pending rows in source order, in batches; keyset paging so acks can commit meanwhile."""
+    def pending(self, page: int) -> Iterator[list[PendingRow]]:
+        """Pending rows in source order, a page at a time, each page marked `attempted` as it
+        is handed out (one commit a page): after a kill, those rows are known to be uncertain.
+
+        Keyset paging, so acknowledgements commit while the pages are read.
+        """
         after = 0
         while True:
             found = self.db.execute(
-                "SELECT row, email, payload FROM rows WHERE status = 'pending' AND row > ? "
-                "ORDER BY row LIMIT ?",
-                (after, batch_size),
+                "SELECT row, email, payload, attempted, prior FROM rows "
+                "WHERE status = 'pending' AND row > ? ORDER BY row LIMIT ?",
+                (after, page),
             ).fetchall()
             if not found:
                 return
-            yield [PendingRow(r, e, orjson.loads(p)) for r, e, p in found]
+            with self._transaction():
+                self.db.executemany(
+                    "UPDATE rows SET attempted = 1 WHERE row = ?", ((f[0],) for f in found)
+                )
+            yield [PendingRow(r, e, orjson.loads(p), bool(a), pr) for r, e, p, a, pr in found]
             after = found[-1][0]
+
+    def remember_prior(self, statuses: Iterable[tuple[int, str]]) -> None:
+        """Commit what a look-up found before the write: a re-sent row reports the same."""
+        with self._transaction():
+            self.db.executemany(
+                "UPDATE rows SET prior = ? WHERE row = ?", ((s, r) for r, s in statuses)
+            )
+
+    def skip_unchanged(self) -> int:
+        """Rows whose payload equals the last one acknowledged for that email: not sent."""
+        with self._transaction():
+            changed = self.db.execute(
+                "UPDATE rows SET status = 'unchanged', contact_id = "
+                "(SELECT contact_id FROM account.known k WHERE k.email = rows.email) "
+                "WHERE status = 'pending' AND digest = "
+                "(SELECT digest FROM account.known k WHERE k.email = rows.email)"
+            ).rowcount
+        return int(changed)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per stored status (duplicates as such; the report resolves their outcome)."""
+        found = self.db.execute("SELECT status, COUNT(*) FROM rows GROUP BY status")
+        return {str(s): int(n) for s, n in found}
 
     def record(self, outcomes: Iterable[Outcome]) -> None:
         """Commit acknowledgements; from here on these rows are never sent again by this job.

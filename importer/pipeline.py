@@ -1,20 +1,27 @@
 """run(settings): stage, then send, then report — the one place that knows the order.
 
-source ─reading─▶ rows ─mapping+normalizing─▶ journal ─planning─▶ sending ─▶ journal
-                                                              report ◀─────┘
+    source ─reading─▶ rows ─mapping+normalizing─▶ journal ─planning─▶ sending ─▶ journal
+                                                                  report ◀─────┘
+
+However a run ends — finished, aborted (exit 3), stopped by --max-error-rate (4), SIGINT
+(130) or SIGTERM (143) — once staging is complete the report is written from the journal,
+with unsent rows `pending`, and the same command resumes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -22,21 +29,21 @@ import httpx
 import orjson
 
 from importer import planning
-from importer.errors import AbortError, ImporterError, SourceError, UsageError
+from importer.errors import AbortError, ImporterError, Interrupted, SourceError, UsageError
 from importer.journal import Journal, account_path, journal_path, remove
 from importer.mapping import Mapping, bind, load_mapping
 from importer.normalizing import Normalizer
 from importer.progress import NullProgress, Progress
 from importer.reading import ReadOptions, open_source
-from importer.reporting import check_report_path, summary_text, write_report
-from importer.sending.client import ApiClient, RequestFailed, RetryPolicy
-from importer.sending.engine import Sender, deliver
-from importer.sending.minimo import MinimoSender
-from importer.sending.notifuse import NotifuseSender
+from importer.reporting import check_report_path, summary_text, write_rejects, write_report
+from importer.sending import minimo, notifuse
+from importer.sending.client import ApiClient, RequestFailed, RetryPolicy, Stats
+from importer.sending.engine import ErrorBudget, Sender, deliver
 from importer.settings import Credentials, RunSettings, credentials_from_env
 
 STAGE_BATCH = 2000
 AUTO_CLASSIFY_LIMIT = 2000
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -56,12 +63,23 @@ class Context:
     clock: Callable[[], float] = time.monotonic
 
 
+@dataclass
+class _Run:
+    """What one run learns as it goes, for the summary."""
+
+    notes: list[str] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+    saved_requests: int = 0
+
+
 def run(settings: RunSettings, context: Context) -> RunResult:
     started = context.clock()
     mapping = load_mapping(settings.mapping, settings.target)
     _check_modes(settings, mapping)
     report = settings.report_path()
-    check_report_path(report)
+    for path in (report, settings.rejects):
+        if path is not None:
+            check_report_path(path)
     creds = (
         None
         if settings.dry_run
@@ -71,32 +89,62 @@ def run(settings: RunSettings, context: Context) -> RunResult:
     with open_source(settings.source, read) as source:
         # a bad mapping fails here, before anything is sent
         Normalizer(bind(mapping, source.headers, settings.source.name), clear_empty=False)
-    notes: list[str] = []
-    if creds is None:
-        with (
-            tempfile.TemporaryDirectory(prefix="importer-dry-run-") as tmp,
-            Journal(Path(tmp) / "job.sqlite") as journal,
-        ):
-            _stage(journal, settings, mapping, read, context.progress)
-            counts = write_report(journal.report_rows(dry_run=True), report)
-        stats: dict[str, int] = {}
-    else:
-        job_id = job_identity(settings, mapping, creds)
-        path = journal_path(settings.journal_dir(context.env), job_id)
-        if settings.fresh:
-            remove(path)
-        account = account_path(settings.journal_dir(context.env), creds.account)
-        with Journal(path, account) as journal:
-            try:
-                stats = anyio.run(_live, journal, settings, mapping, read, creds, context, notes)
-            except ImporterError:
-                if journal.get("staged") == "1":  # unsent rows are reported `pending`
-                    write_report(journal.report_rows(dry_run=False), report)
-                raise
-            counts = write_report(journal.report_rows(dry_run=False), report)
-    return _result(
-        settings, mapping, creds, counts, stats, notes, report, context.clock() - started
-    )
+    state = _Run()
+    with _SignalsRaise() as signals:
+        if creds is None:
+            with (
+                tempfile.TemporaryDirectory(prefix="importer-dry-run-") as tmp,
+                Journal(Path(tmp) / "job.sqlite") as journal,
+            ):
+                _stage(journal, settings, mapping, read, context.progress)
+                counts = _write_outputs(journal, settings, read, report, dry_run=True)
+        else:
+            state_dir = settings.journal_dir(context.env)
+            path = journal_path(state_dir, job_identity(settings, mapping, creds))
+            if settings.fresh:
+                remove(path)
+            with Journal(path, account_path(state_dir, creds.account)) as journal:
+                try:
+                    anyio.run(_preflight_only, creds, settings, context)
+                    signals.reinstall()
+                    _stage(journal, settings, mapping, read, context.progress)
+                    anyio.run(_send, journal, settings, creds, context, state)
+                    signals.reinstall()
+                except ImporterError as exc:
+                    if journal.get("staged") == "1":  # unsent rows are reported `pending`
+                        counts = _write_outputs(journal, settings, read, report, dry_run=False)
+                        seconds = context.clock() - started
+                        ended = _result(settings, mapping, creds, counts, state, report, seconds)
+                        ended.summary["exit_code"] = exc.exit_code
+                        _write_summary(settings, ended.summary)
+                        exc.summary = ended.text
+                    raise
+                counts = _write_outputs(journal, settings, read, report, dry_run=False)
+    return _result(settings, mapping, creds, counts, state, report, context.clock() - started)
+
+
+class _SignalsRaise:
+    """SIGINT/SIGTERM raise `Interrupted` in the synchronous phases (staging, reporting);
+    the send phase listens to them itself and stops its workers cleanly."""
+
+    def __enter__(self) -> _SignalsRaise:
+        self._active = threading.current_thread() is threading.main_thread()
+        self._old = {s: signal.getsignal(s) for s in STOP_SIGNALS} if self._active else {}
+        self.reinstall()
+        return self
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    def reinstall(self) -> None:
+        """asyncio resets the handlers when the send phase's loop lets go of them."""
+        for s in self._old:
+            signal.signal(s, self._raise)
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
 
 
 def _check_modes(settings: RunSettings, mapping: Mapping) -> None:
@@ -153,56 +201,90 @@ def _stage(
             journal.add_staged(batch)
             progress.advance(len(batch))
         progress.close()
-        journal.set("headers", orjson.dumps(source.headers).decode())
     planning.plan(journal, mapping.target)
     journal.set("staged", "1")
 
 
-async def _live(
-    journal: Journal,
-    settings: RunSettings,
-    mapping: Mapping,
-    read: ReadOptions,
-    creds: Credentials,
-    context: Context,
-    notes: list[str],
-) -> dict[str, int]:
-    client = ApiClient(
+async def _preflight_only(creds: Credentials, settings: RunSettings, context: Context) -> None:
+    """A bad key or URL fails here, with one cheap request, before a large file is staged."""
+    client = _client(creds, settings, context, concurrency=1)
+    try:
+        await _preflight(client, creds)
+    finally:
+        await client.aclose()
+
+
+async def _send(
+    journal: Journal, settings: RunSettings, creds: Credentials, context: Context, state: _Run
+) -> None:
+    """Deliver every pending row; SIGINT/SIGTERM stop the workers and raise Interrupted."""
+    if settings.skip_unchanged:
+        unchanged = journal.skip_unchanged()
+        state.saved_requests = (
+            unchanged
+            if creds.target == "notifuse" and (settings.notifuse_mode == "upsert")
+            else -(-unchanged // settings.batch_size)
+        )
+        if unchanged:
+            state.notes.append(
+                f"{unchanged:,} rows unchanged since the last import: "
+                f"{state.saved_requests:,} requests saved"
+            )
+    counts = journal.counts()
+    budget = ErrorBudget(settings.max_error_rate, counts)
+    budget.check_staging()
+    client = _client(creds, settings, context, settings.concurrency)
+    state.stats = client.stats
+    try:
+        classify = _classify(journal, settings, creds, state)
+        sender = _sender(client, settings, creds, classify, journal)
+        context.progress.start("sending", counts.get("pending", 0))
+        signals = STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+        stopped = await deliver(
+            journal, sender, settings.concurrency, context.progress, budget, signals
+        )
+        context.progress.close()
+    finally:
+        await client.aclose()
+    if stopped is not None:
+        raise Interrupted(stopped)
+
+
+def _classify(journal: Journal, settings: RunSettings, creds: Credentials, state: _Run) -> bool:
+    """Minimo: look contacts up to tell created from updated, unless that costs too much."""
+    if creds.target != "minimo":
+        return False
+    if settings.classify is not None:
+        return settings.classify
+    lookups = journal.count_unknown_pending()
+    if lookups <= AUTO_CLASSIFY_LIMIT:
+        return True
+    state.notes.append(
+        f"{lookups:,} look-ups would be needed to tell created from updated: reported as "
+        "upserted (pass --classify to look them up anyway)"
+    )
+    return False
+
+
+def _client(
+    creds: Credentials, settings: RunSettings, context: Context, concurrency: int
+) -> ApiClient:
+    return ApiClient(
         creds,
         rate=settings.rate,
-        concurrency=settings.concurrency,
+        concurrency=concurrency,
         timeout=settings.timeout,
         policy=RetryPolicy(attempts=settings.max_attempts),
         transport=context.transport,
     )
+
+
+async def _preflight(client: ApiClient, creds: Credentials) -> None:
     try:
-        sender = _sender(client, settings, creds, False, journal.known)
-        await _preflight(sender, creds)
-        _stage(journal, settings, mapping, read, context.progress)
-        pending = journal.count("pending")
         if creds.target == "minimo":
-            classify = settings.classify
-            if classify is None:
-                lookups = journal.count_unknown_pending()
-                classify = lookups <= AUTO_CLASSIFY_LIMIT
-                if not classify:
-                    notes.append(
-                        f"{lookups:,} look-ups would be needed to tell created from updated: "
-                        "reported as upserted (pass --classify to look them up anyway)"
-                    )
-            sender = _sender(client, settings, creds, classify, journal.known)
-        context.progress.start("sending", pending)
-        await deliver(journal, sender, settings.concurrency, context.progress)
-        context.progress.close()
-    finally:
-        await client.aclose()
-    s = client.stats
-    return {"requests": s.requests, "retries": s.retries, "throttled": s.throttled}
-
-
-async def _preflight(sender: Sender, creds: Credentials) -> None:
-    try:
-        await sender.preflight()
+            await minimo.preflight(client)
+        else:
+            await notifuse.preflight(client, creds.workspace_id)
     except RequestFailed as exc:
         raise AbortError(
             f"Cannot reach {creds.target.capitalize()} at {creds.base_url}: {exc}.",
@@ -211,22 +293,28 @@ async def _preflight(sender: Sender, creds: Credentials) -> None:
 
 
 def _sender(
-    client: ApiClient,
-    settings: RunSettings,
-    creds: Credentials,
-    classify: bool,
-    known: Callable[[list[str]], dict[str, str | None]],
+    client: ApiClient, settings: RunSettings, creds: Credentials, classify: bool, journal: Journal
 ) -> Sender:
     if creds.target == "minimo":
-        return MinimoSender(client, settings.batch_size, classify, known)
-    return NotifuseSender(
+        return minimo.MinimoSender(client, settings.batch_size, classify, journal)
+    return notifuse.NotifuseSender(
         client,
         creds.workspace_id,
         settings.notifuse_mode,
         settings.batch_size,
         settings.list_id,
-        known,
+        journal,
     )
+
+
+def _write_outputs(
+    journal: Journal, settings: RunSettings, read: ReadOptions, report: Path, dry_run: bool
+) -> dict[str, int]:
+    counts = write_report(journal.report_rows(dry_run), report)
+    if settings.rejects is not None:
+        with open_source(settings.source, read) as source:
+            write_rejects(source, journal.report_rows(dry_run), settings.rejects)
+    return counts
 
 
 def _result(
@@ -234,14 +322,13 @@ def _result(
     mapping: Mapping,
     creds: Credentials | None,
     counts: dict[str, int],
-    stats: dict[str, int],
-    notes: list[str],
+    state: _Run,
     report: Path,
     seconds: float,
 ) -> RunResult:
     rows = sum(counts.values())
     if rows == 0:
-        notes.append("the file has a header but no data rows")
+        state.notes.append("the file has a header but no data rows")
     errors = counts.get("error", 0)
     summary: dict[str, Any] = {
         "source": str(settings.source),
@@ -250,27 +337,32 @@ def _result(
         "dry_run": settings.dry_run,
         "rows": rows,
         "counts": counts,
-        "requests": stats.get("requests", 0),
-        "retries": stats.get("retries", 0),
-        "throttled": stats.get("throttled", 0),
+        "requests": state.stats.requests,
+        "retries": state.stats.retries,
+        "throttled": state.stats.throttled,
+        "requests_saved": state.saved_requests,
         "seconds": round(seconds, 3),
         "rows_per_second": rows / seconds if seconds > 0 else 0.0,
-        "notes": notes,
+        "notes": state.notes,
         "report": str(report),
+        "rejects": str(settings.rejects) if settings.rejects else None,
         "exit_code": 1 if errors else 0,
     }
+    _write_summary(settings, summary)
+    return RunResult(summary["exit_code"], summary, summary_text(summary))
+
+
+def _write_summary(settings: RunSettings, summary: dict[str, Any]) -> None:
     if settings.summary_json:
         tmp = settings.summary_json.with_name(settings.summary_json.name + ".tmp")
         tmp.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
         os.replace(tmp, settings.summary_json)
-    return RunResult(summary["exit_code"], summary, summary_text(summary))
 
 
 async def preflight(creds: Credentials, transport: httpx.AsyncBaseTransport | None = None) -> None:
     """`importer check`: the live run's first request, on its own."""
     client = ApiClient(creds, rate=None, concurrency=1, timeout=15.0, transport=transport)
     try:
-        sender = _sender(client, RunSettings(Path(), Path()), creds, False, lambda _: {})
-        await _preflight(sender, creds)
+        await _preflight(client, creds)
     finally:
         await client.aclose()

@@ -1,17 +1,25 @@
-"""Reporting: the per-row report (from the journal, in source order) and the run summary."""
+"""Reporting: the per-row report and the rejects file (from the journal, in source order),
+and the run summary.
+
+Tables are written as CSV (UTF-8 with BOM, formula-injection guard), XLSX (typed strings,
+header frozen, auto-filter, errors highlighted, a second sheet past Excel's row limit) or
+JSONL (raw), chosen by the file's extension; always atomically (temp file, then rename).
+"""
 
 from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 from importer.errors import UsageError
 from importer.journal import ReportRow
+from importer.normalizing import cell_text
+from importer.reading import Source
 
 COLUMNS = ("row", "email", "phone", "status", "contact_id", "error", "warning")
 STATUSES = (
@@ -25,15 +33,16 @@ STATUSES = (
     "error",
     "pending",
 )
-REPORT_FORMATS = (".csv", ".jsonl")
+FORMATS = (".csv", ".xlsx", ".jsonl")
+EXCEL_ROWS = 1_048_576  # per sheet, header included
 _INJECTION = ("=", "+", "-", "@", "\t", "\r")
 
 
 def check_report_path(path: Path) -> None:
-    if path.suffix.lower() not in REPORT_FORMATS:
+    if path.suffix.lower() not in FORMATS:
         raise UsageError(
-            f"Cannot write a report as {path.suffix or 'a file without extension'}: {path}.",
-            f"Use one of: {', '.join(REPORT_FORMATS)}.",
+            f"Cannot write {path} as {path.suffix or 'a file without extension'}.",
+            f"Use one of: {', '.join(FORMATS)}.",
         )
 
 
@@ -42,33 +51,149 @@ def guard(value: str) -> str:
     return "'" + value if value.startswith(_INJECTION) else value
 
 
-def write_report(rows: Iterable[ReportRow], path: Path) -> dict[str, int]:
-    """Write atomically (temp file, then rename): a killed run never leaves half a report.
+class _Table:
+    """One output table; `write` takes a row of cells and whether it is an error row."""
 
-    Returns the count per status as reported (a duplicate of a failed row counts as error).
-    """
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path = path
+        self.columns = tuple(columns)
+        self.tmp = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, cells: Sequence[Any], highlight: bool) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        self.tmp.replace(self.path)
+
+
+class _CsvTable(_Table):
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        super().__init__(path, columns)
+        self.fh: IO[str] = self.tmp.open("w", encoding="utf-8-sig", newline="")
+        self.out = csv.writer(self.fh)
+        self.out.writerow(self.columns)
+
+    def write(self, cells: Sequence[Any], highlight: bool) -> None:
+        self.out.writerow([guard(c) if isinstance(c, str) else c for c in cells])
+
+    def finish(self) -> None:
+        self.fh.close()
+        super().finish()
+
+
+class _JsonlTable(_Table):
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        super().__init__(path, columns)
+        self.fh: IO[bytes] = self.tmp.open("wb")
+
+    def write(self, cells: Sequence[Any], highlight: bool) -> None:
+        self.fh.write(orjson.dumps(dict(zip(self.columns, cells, strict=True))) + b"\n")
+
+    def finish(self) -> None:
+        self.fh.close()
+        super().finish()
+
+
+class _XlsxTable(_Table):
+    """openpyxl's write-only mode streams rows to disk: memory stays flat."""
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        from openpyxl import Workbook
+        from openpyxl.styles import Font, PatternFill
+
+        super().__init__(path, columns)
+        self.wb = Workbook(write_only=True)
+        self.bold = Font(bold=True)
+        self.red = PatternFill("solid", fgColor="FFC7CE")
+        self.sheets = 0
+        self.rows = EXCEL_ROWS
+        self.ws: Any = None
+
+    def _new_sheet(self) -> None:
+        from openpyxl.utils import get_column_letter
+
+        self._close_sheet()
+        self.sheets += 1
+        self.ws = self.wb.create_sheet("Report" if self.sheets == 1 else f"Report ({self.sheets})")
+        self.ws.freeze_panes = "A2"
+        self.last_column = get_column_letter(len(self.columns))
+        self.ws.append([self._cell(c, font=self.bold) for c in self.columns])
+        self.rows = 1
+
+    def _close_sheet(self) -> None:
+        if self.ws is not None:
+            self.ws.auto_filter.ref = f"A1:{self.last_column}{self.rows}"
+
+    def _cell(self, value: Any, font: Any = None, fill: Any = None) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(self.ws, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"  # never a formula, whatever the text starts with
+        if font is not None:
+            cell.font = font
+        if fill is not None:
+            cell.fill = fill
+        return cell
+
+    def write(self, cells: Sequence[Any], highlight: bool) -> None:
+        if self.rows >= EXCEL_ROWS:
+            self._new_sheet()
+        fill = self.red if highlight else None
+        self.ws.append([self._cell(c, fill=fill) for c in cells])
+        self.rows += 1
+
+    def finish(self) -> None:
+        if self.ws is None:
+            self._new_sheet()
+        self._close_sheet()
+        self.wb.save(self.tmp)
+        super().finish()
+
+
+def _open_table(path: Path, columns: Sequence[str]) -> _Table:
     check_report_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    kinds: dict[str, type[_Table]] = {".csv": _CsvTable, ".jsonl": _JsonlTable, ".xlsx": _XlsxTable}
+    return kinds[path.suffix.lower()](path, columns)
+
+
+def write_report(rows: Iterable[ReportRow], path: Path) -> dict[str, int]:
+    """One line per source row; returns the count per status as reported."""
+    table = _open_table(path, COLUMNS)
     counts: Counter[str] = Counter()
-    if path.suffix.lower() == ".jsonl":
-        with tmp.open("wb") as out:
-            for r in rows:
-                out.write(orjson.dumps(dict(zip(COLUMNS, _cells(r), strict=True))) + b"\n")
-                counts[r.status] += 1
-    else:
-        with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
-            for r in rows:
-                writer.writerow([guard(c) if isinstance(c, str) else c for c in _cells(r)])
-                counts[r.status] += 1
-    tmp.replace(path)
+    for r in rows:
+        table.write(
+            (r.row, r.email, r.phone, r.status, r.contact_id, r.error, r.warning),
+            r.status == "error",
+        )
+        counts[r.status] += 1
+    table.finish()
     return dict(counts)
 
 
-def _cells(r: ReportRow) -> tuple[Any, ...]:
-    return (r.row, r.email, r.phone, r.status, r.contact_id, r.error, r.warning)
+def write_rejects(source: Source, report: Iterable[ReportRow], path: Path) -> int:
+    """The source rows whose status is `error`, as they were, plus an `error` column."""
+    table = _open_table(path, [*source.headers, "error"])
+    errors = _errors(report)
+    wanted = next(errors, None)
+    written = 0
+    for row in source.rows():
+        if wanted is None:
+            break
+        if row.number != wanted[0]:
+            continue
+        cells = [cell_text(c) if c is not None else "" for c in row.cells]
+        cells += [""] * (len(source.headers) - len(cells))
+        table.write([*cells, wanted[1]], True)
+        written += 1
+        wanted = next(errors, None)
+    table.finish()
+    return written
+
+
+def _errors(report: Iterable[ReportRow]) -> Iterator[tuple[int, str]]:
+    return ((r.row, r.error) for r in report if r.status == "error")
 
 
 def summary_text(summary: dict[str, Any]) -> str:
@@ -87,4 +212,6 @@ def summary_text(summary: dict[str, Any]) -> str:
     lines.append(f"  {summary['seconds']:.1f} s, {summary['rows_per_second']:,.0f} rows/s")
     lines.extend(f"  note: {note}" for note in summary["notes"])
     lines.append(f"  report: {summary['report']}")
+    if summary.get("rejects"):
+        lines.append(f"  rejects: {summary['rejects']}")
     return "\n".join(lines)

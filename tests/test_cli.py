@@ -159,3 +159,14 @@ def test_check_reports_ok_and_rejection(cli: Cli, sandbox: SandboxThread) -> Non
     )
     assert bad.code == 3
     assert "Notifuse rejected the workspace or key (HTTP 401: unauthorized)" in bad.stderr
+
+
+def test_mapping_suggest_prints_a_mapping_that_runs(cli: Cli) -> None:
+    suggested = cli("mapping", "suggest", LEADS, "--target", "notifuse")
+    assert suggested.code == 0, suggested.stderr
+    assert 'target = "notifuse"\n' in suggested.stdout
+    assert 'email = "E-mail"\n' in suggested.stdout
+    (cli.cwd / "suggested.toml").write_text(suggested.stdout, encoding="utf-8")
+    dry = cli("run", LEADS, "--mapping", "suggested.toml", "--dry-run")
+    assert dry.code == 1, dry.stderr  # the one invalid email of the samples
+    assert "12 rows: 1 duplicate, 1 skipped, 9 valid, 1 error" in dry.stderr

@@ -7,32 +7,81 @@ requests for one email are never in flight at once.
 
 from __future__ import annotations
 
+import signal
 from typing import Protocol
 
 import anyio
 from anyio.abc import ObjectReceiveStream
 
-from importer.errors import ImporterError
+from importer.errors import ErrorRateExceeded, ImporterError
 from importer.journal import Journal, Outcome, PendingRow
 from importer.progress import Progress
+
+PAGE = 1000  # rows read (and marked attempted) from the journal at a time
 
 
 class Sender(Protocol):
     batch_size: int
 
-    async def preflight(self) -> None: ...
-
     async def send(self, rows: list[PendingRow]) -> list[Outcome]: ...
 
 
-async def deliver(journal: Journal, sender: Sender, concurrency: int, progress: Progress) -> None:
-    """Send every pending row; an ImporterError (abort) stops all workers and propagates."""
+class ErrorBudget:
+    """--max-error-rate: a wrong mapping or file must not burn a night's API quota.
+
+    Judged twice, each time once at least `MINIMUM` rows count: after staging, on the rows
+    staged (a wrong mapping shows there, before anything is sent); while sending, on the
+    rows sent (the API refusing them). Either share above the limit stops the run (exit 4).
+    """
+
+    MINIMUM = 1000
+
+    def __init__(self, percent: float | None, counts: dict[str, int]) -> None:
+        self.percent = percent
+        self.staged = sum(n for s, n in counts.items() if s not in ("skipped", "duplicate"))
+        self.staged_errors = counts.get("error", 0)
+        self.sent = self.sent_errors = 0
+
+    def check_staging(self) -> None:
+        self._check(self.staged_errors, self.staged, "rows read")
+
+    def add(self, outcomes: list[Outcome]) -> None:
+        self.sent += len(outcomes)
+        self.sent_errors += sum(1 for o in outcomes if o.status == "error")
+        self._check(self.sent_errors, self.sent, "rows sent")
+
+    def _check(self, errors: int, rows: int, what: str) -> None:
+        if self.percent is None or rows < self.MINIMUM:
+            return
+        share = 100.0 * errors / rows
+        if share > self.percent:
+            raise ErrorRateExceeded(
+                f"Stopped: {share:.1f}% of the {rows:,} {what} are errors, more than "
+                f"--max-error-rate {self.percent:g}%.",
+                "A wrong mapping or file is the usual cause: look at the report's error column, "
+                "fix, and run again (it resumes; --fresh starts over).",
+            )
+
+
+async def deliver(
+    journal: Journal,
+    sender: Sender,
+    concurrency: int,
+    progress: Progress,
+    budget: ErrorBudget,
+    stop_signals: tuple[signal.Signals, ...] = (),
+) -> int | None:
+    """Send every pending row. An ImporterError (abort, error rate) stops all workers and
+    propagates; one of `stop_signals` stops them too (in-flight requests are abandoned,
+    their rows stay pending) and is returned."""
     tx, rx = anyio.create_memory_object_stream[list[PendingRow]](max(1, concurrency))
+    stopped: list[int] = []
 
     async def produce() -> None:
         async with tx:
-            for batch in journal.pending(sender.batch_size):
-                await tx.send(batch)
+            for page in journal.pending(max(PAGE, sender.batch_size)):
+                for start in range(0, len(page), sender.batch_size):
+                    await tx.send(page[start : start + sender.batch_size])
 
     async def work(batches: ObjectReceiveStream[list[PendingRow]]) -> None:
         async with batches:
@@ -40,12 +89,32 @@ async def deliver(journal: Journal, sender: Sender, concurrency: int, progress: 
                 outcomes = await sender.send(batch)
                 journal.record(outcomes)
                 progress.advance(len(batch))
+                budget.add(outcomes)
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(*stop_signals) as received:
+            async for signum in received:
+                stopped.append(signum)
+                scope.cancel()
 
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(produce)
-            for _ in range(max(1, concurrency)):
-                tg.start_soon(work, rx.clone())
-            rx.close()
+            async with anyio.create_task_group() as workers:
+                if stop_signals:
+                    tg.start_soon(watch, tg.cancel_scope)
+                workers.start_soon(produce)
+                for _ in range(max(1, concurrency)):
+                    workers.start_soon(work, rx.clone())
+                rx.close()
+            tg.cancel_scope.cancel()  # done: stop watching signals
     except* ImporterError as group:
-        raise group.exceptions[0] from None
+        raise _first(group) from None
+    return stopped[0] if stopped else None
+
+
+def _first(group: BaseExceptionGroup[ImporterError]) -> BaseException:
+    """The first error of (nested) task groups: the one that stopped the run."""
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found

@@ -3,10 +3,9 @@ optional look-ups that tell `created` from `updated` (Minimo's upsert does not s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from urllib.parse import quote
 
-from importer.journal import Outcome, PendingRow
+from importer.journal import Journal, Outcome, PendingRow
 from importer.sending.client import ApiClient, RequestFailed, error_text
 
 CONTACTS = "/public/v1/contacts"
@@ -18,31 +17,41 @@ def by_email_path(email: str) -> str:
     return f"{CONTACTS}/by-email/{quote(email, safe='')}"
 
 
+async def preflight(client: ApiClient) -> None:
+    """One cheap request: a bad key or URL fails here, before a large file is staged."""
+    await client.call("GET", by_email_path(PREFLIGHT_EMAIL))
+
+
 class MinimoSender:
     def __init__(
         self,
         client: ApiClient,
         batch_size: int,
         classify: bool,
-        known: Callable[[list[str]], dict[str, str | None]],
+        journal: Journal,
     ) -> None:
         self.client = client
         self.batch_size = batch_size
         self.classify = classify
-        self.known = known
-
-    async def preflight(self) -> None:
-        """One cheap request: a bad key or URL fails here, before a large file is staged."""
-        await self.client.call("GET", by_email_path(PREFLIGHT_EMAIL))
+        self.journal = journal
 
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
-        known: dict[int, bool | None] = {}
-        if self.classify:
-            acknowledged = self.known([r.email for r in rows])
-            for row in rows:
-                exists = row.email in acknowledged or await self._exists(row.email)
-                known[row.row] = exists
-        return await self._upsert(rows, known)
+        if not self.classify:
+            return await self._upsert(rows, {})
+        statuses = {r.row: r.prior for r in rows if r.prior}
+        acknowledged = self.journal.known([r.email for r in rows])
+        looked_up: list[tuple[int, str]] = []
+        for row in rows:
+            if row.row in statuses:
+                continue  # looked up before an attempt a killed run made: keep that answer
+            if row.email in acknowledged:
+                statuses[row.row] = "updated"
+                continue
+            status = _status(await self._exists(row.email))
+            statuses[row.row] = status
+            looked_up.append((row.row, status))
+        self.journal.remember_prior(looked_up)
+        return await self._upsert(rows, statuses)
 
     async def _exists(self, email: str) -> bool | None:
         """True/False from a look-up; None when it failed (the row is then `upserted`)."""
@@ -54,7 +63,7 @@ class MinimoSender:
             return True
         return False if reply.status == 404 else None
 
-    async def _upsert(self, rows: list[PendingRow], known: dict[int, bool | None]) -> list[Outcome]:
+    async def _upsert(self, rows: list[PendingRow], statuses: dict[int, str]) -> list[Outcome]:
         try:
             reply = await self.client.call("POST", CONTACTS, json=[r.payload for r in rows])
         except RequestFailed as exc:
@@ -65,13 +74,14 @@ class MinimoSender:
                 message = f"unexpected answer from Minimo: {reply.text[:200]}"
                 return [Outcome(r.row, "error", error=message) for r in rows]
             return [
-                Outcome(r.row, _status(known.get(r.row)), _contact_id(item))
+                Outcome(r.row, statuses.get(r.row, "upserted"), _contact_id(item))
                 for r, item in zip(rows, ids, strict=True)
             ]
         message = error_text(reply.status, reply.body, reply.text)
         if reply.status in (400, 422) and len(rows) > 1:
             half = len(rows) // 2
-            return await self._upsert(rows[:half], known) + await self._upsert(rows[half:], known)
+            first, second = rows[:half], rows[half:]
+            return await self._upsert(first, statuses) + await self._upsert(second, statuses)
         return [Outcome(r.row, "error", error=message) for r in rows]
 
 

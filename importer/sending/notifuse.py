@@ -8,10 +8,10 @@ normalized email (API-NOTES.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container
+from collections.abc import Container
 from typing import Any
 
-from importer.journal import Outcome, PendingRow
+from importer.journal import Journal, Outcome, PendingRow
 from importer.normalizing import clean_text
 from importer.sending.client import ApiClient, RequestFailed, error_text
 from importer.sending.minimo import PREFLIGHT_EMAIL
@@ -29,6 +29,15 @@ def _status(action: Any, uncertain: bool, known: bool) -> str | None:
     return None
 
 
+async def preflight(client: ApiClient, workspace: str) -> None:
+    """One cheap request: a bad key, workspace or URL fails here, before staging."""
+    await client.call(
+        "GET",
+        "/api/contacts.getByEmail",
+        params={"workspace_id": workspace, "email": PREFLIGHT_EMAIL},
+    )
+
+
 class NotifuseSender:
     def __init__(
         self,
@@ -37,22 +46,14 @@ class NotifuseSender:
         mode: str,
         batch_size: int,
         list_id: str | None,
-        known: Callable[[list[str]], dict[str, str | None]],
+        journal: Journal,
     ) -> None:
         self.client = client
-        self.known = known
+        self.journal = journal
         self.workspace = workspace
         self.mode = mode
         self.batch_size = 1 if mode == "upsert" else batch_size
         self.list_id = list_id
-
-    async def preflight(self) -> None:
-        """One cheap request: a bad key, workspace or URL fails here, before staging."""
-        await self.client.call(
-            "GET",
-            "/api/contacts.getByEmail",
-            params={"workspace_id": self.workspace, "email": PREFLIGHT_EMAIL},
-        )
 
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
         try:
@@ -69,8 +70,9 @@ class NotifuseSender:
             json={"workspace_id": self.workspace, "contact": row.payload},
         )
         if reply.status == 200 and isinstance(reply.body, dict):
-            known = reply.uncertain and row.email in self.known([row.email])
-            status = _status(reply.body.get("action"), reply.uncertain, known)
+            uncertain = reply.uncertain or row.attempted
+            known = uncertain and row.email in self.journal.known([row.email])
+            status = _status(reply.body.get("action"), uncertain, known)
             if status:
                 return Outcome(row.row, status)
         return Outcome(row.row, "error", error=error_text(reply.status, reply.body, reply.text))
@@ -87,12 +89,16 @@ class NotifuseSender:
         if reply.status != 200 or not isinstance(operations, list):
             message = error_text(reply.status, reply.body, reply.text)
             return [Outcome(r.row, "error", error=message) for r in rows]
-        known = self.known([r.email for r in rows]) if reply.uncertain else {}
-        return match_operations(rows, operations, reply.uncertain, known)
+        uncertain = {r.email for r in rows if r.attempted or reply.uncertain}
+        known = self.journal.known(sorted(uncertain)) if uncertain else {}
+        return match_operations(rows, operations, uncertain, known)
 
 
 def match_operations(
-    rows: list[PendingRow], operations: list[Any], uncertain: bool, known: Container[str]
+    rows: list[PendingRow],
+    operations: list[Any],
+    uncertain: Container[str],
+    known: Container[str],
 ) -> list[Outcome]:
     """Failed operations by the index in their message; the others by normalized email."""
     by_email = {r.email: r for r in rows}
@@ -101,7 +107,7 @@ def match_operations(
         if not isinstance(op, dict):
             continue
         email = clean_text(str(op.get("email") or "")).lower()
-        status = _status(op.get("action"), uncertain, email in known)
+        status = _status(op.get("action"), email in uncertain, email in known)
         if status is None:
             message = str(op.get("error") or "rejected by Notifuse")
             index = _INDEX.search(message)
