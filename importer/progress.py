@@ -54,14 +54,26 @@ class PlainProgress:
 
     def _line(self, now: float) -> None:
         rate = self.done / max(now - self._started, 1e-9)
-        of = f"/{self.total:,}" if self.total else ""
-        self.stream.write(f"importer: {self.phase}: {self.done:,}{of} rows, {rate:,.0f} rows/s\n")
+        of = eta = ""
+        if self.total:
+            of = f"/{self.total:,}"
+            if rate > 0 and self.done < self.total:
+                eta = f", about {_duration((self.total - self.done) / rate)} left"
+        self.stream.write(
+            f"importer: {self.phase}: {self.done:,}{of} rows, {rate:,.0f} rows/s{eta}\n"
+        )
         self.stream.flush()
 
     def close(self) -> None:
         if self.phase and self.done:
             self._line(self._clock())
         self.phase = ""
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 class TqdmProgress:

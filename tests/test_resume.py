@@ -246,3 +246,29 @@ def test_xlsx_report_and_rejects_that_import_again(tmp_path: Path) -> None:
         "lead0003@gmail.com,333 0000003,'=HYPERLINK(1),validation_error",
         "lead0005@gmail.com,333 0000005,city 5,validation_error",
     ]
+
+
+def test_a_run_killed_while_staging_stages_again(tmp_path: Path) -> None:
+    """A journal whose staging never completed is discarded and the file staged anew."""
+    from importer.journal import Journal, account_path, journal_path
+    from importer.mapping import load_mapping
+    from importer.normalizing import Staged
+    from importer.pipeline import Context, job_identity, run
+    from importer.settings import RunSettings, credentials_from_env
+
+    setup(tmp_path, "minimo", 50)
+    settings = RunSettings(
+        source=tmp_path / "leads.csv", mapping=tmp_path / "m.toml",
+        report=tmp_path / "report.csv", state_dir=tmp_path / "state",
+    )  # fmt: skip
+    with SandboxThread(SandboxConfig(port=0)) as sb:
+        env = sandbox_env(sb.base_url)
+        creds = credentials_from_env("minimo", None, env)
+        path = journal_path(
+            tmp_path / "state", job_identity(settings, load_mapping(settings.mapping), creds)
+        )
+        with Journal(path, account_path(tmp_path / "state", creds.account)) as journal:
+            journal.add_staged([Staged(2, "error", error="half-staged garbage")])
+        result = run(settings, Context(env=env))
+        assert len(sb.contacts()["minimo"]) == 50
+    assert result.summary["counts"] == {"created": 50}
