@@ -597,3 +597,9 @@ def test_bind_duplicate_header_used_by_the_mapping(headers: list[str], message: 
 def test_bind_duplicate_header_not_used_is_fine() -> None:
     b = bound(FULL, ["Email", "Note", "Company", "Mobile", "Country", "note", "", ""])
     assert [f.index for f in b.fields] == [0, 2, 3]
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("mappings/*.toml")))
+def test_every_example_mapping_is_valid(path: Path) -> None:
+    mapping = load_mapping(path)
+    assert mapping.spec("email") is not None
