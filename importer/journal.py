@@ -9,10 +9,8 @@ Only this module writes SQL.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -352,9 +350,3 @@ def journal_path(state_dir: Path, job_id: str) -> Path:
 
 def account_path(state_dir: Path, account: str) -> Path:
     return state_dir / f"account-{hashlib.sha256(account.encode()).hexdigest()[:24]}.sqlite"
-
-
-def remove(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", ".lock"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{path}{suffix}")

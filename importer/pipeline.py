@@ -30,7 +30,7 @@ import orjson
 
 from importer import planning
 from importer.errors import AbortError, ImporterError, Interrupted, SourceError, UsageError
-from importer.journal import Journal, account_path, journal_path, remove
+from importer.journal import Journal, account_path, journal_path
 from importer.mapping import Mapping, bind, load_mapping
 from importer.normalizing import Normalizer
 from importer.progress import NullProgress, Progress
@@ -101,9 +101,9 @@ def run(settings: RunSettings, context: Context) -> RunResult:
         else:
             state_dir = settings.journal_dir(context.env)
             path = journal_path(state_dir, job_identity(settings, mapping, creds))
-            if settings.fresh:
-                remove(path)
             with Journal(path, account_path(state_dir, creds.account)) as journal:
+                if settings.fresh:  # only once the lock is ours: never under a running job
+                    journal.reset()
                 try:
                     anyio.run(_preflight_only, creds, settings, context)
                     signals.reinstall()
