@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from importer.errors import JobLockedError
-from importer.normalizing import Staged
+from importer.normalizing import StagedRecord, encode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,12 +50,6 @@ CREATE TABLE IF NOT EXISTS account.known (
 );
 """
 _SUCCESS = ("created", "updated", "upserted")
-
-
-def encode(payload: dict[str, Any]) -> tuple[bytes, bytes]:
-    """The stored payload and its digest (sorted keys: equal contacts, equal digests)."""
-    data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-    return data, hashlib.blake2b(data, digest_size=16).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,23 +134,13 @@ class Journal:
             self.db.execute("DELETE FROM rows")
             self.db.execute("DELETE FROM meta")
 
-    def add_staged(self, batch: Iterable[Staged]) -> None:
+    def add_staged(self, batch: Iterable[StagedRecord]) -> None:
+        """One transaction per batch of rows (see normalizing.record)."""
         with self._transaction():
             self.db.executemany(
                 "INSERT INTO rows (row, status, email, phone, payload, digest, warnings, error) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        s.row,
-                        s.status,
-                        s.email,
-                        s.phone,
-                        *(encode(s.payload) if s.payload is not None else (None, None)),
-                        "; ".join(s.warnings),
-                        s.error,
-                    )
-                    for s in batch
-                ),
+                batch,
             )
 
     def _transaction(self) -> sqlite3.Connection:

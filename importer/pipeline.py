@@ -16,10 +16,9 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,7 +31,7 @@ from importer import planning
 from importer.errors import AbortError, ImporterError, Interrupted, SourceError, UsageError
 from importer.journal import Journal, account_path, journal_path
 from importer.mapping import Mapping, bind, load_mapping
-from importer.normalizing import Normalizer
+from importer.normalizing import Normalizer, normalize_all, workers_for
 from importer.progress import NullProgress, Progress
 from importer.reading import ReadOptions, open_source
 from importer.reporting import check_report_path, summary_text, write_rejects, write_report
@@ -41,7 +40,6 @@ from importer.sending.client import ApiClient, RequestFailed, RetryPolicy, Stats
 from importer.sending.engine import ErrorBudget, Sender, deliver
 from importer.settings import Credentials, RunSettings, credentials_from_env
 
-STAGE_BATCH = 2000
 AUTO_CLASSIFY_LIMIT = 2000
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -194,10 +192,10 @@ def _stage(
     journal.reset()
     with open_source(settings.source, read) as source:
         bound = bind(mapping, source.headers, settings.source.name)
-        normalize = Normalizer(bound, clear_empty=mapping.options.empty == "clear")
+        clear = mapping.options.empty == "clear"
+        workers = workers_for(settings.source.stat().st_size)
         progress.start("staging", None)
-        staged: Iterator[Any] = (normalize(row) for row in source.rows())
-        while batch := list(islice(staged, STAGE_BATCH)):
+        for batch in normalize_all(source.rows(), bound, clear, workers):
             journal.add_staged(batch)
             progress.advance(len(batch))
         progress.close()

@@ -16,6 +16,7 @@ from importer.normalizing import (
     Normalizer,
     Staged,
     cell_text,
+    normalize_all,
     normalize_email,
     normalize_phone,
     parse_number,
@@ -772,3 +773,71 @@ phone = "Phone"
         },
     ]
     assert [s.warnings for s in staged] == [(), ()]
+
+
+def test_worker_processes_give_the_same_records_in_the_same_order(tmp_path: Path) -> None:
+    source = tmp_path / "leads.csv"
+    lines = ["Email;Phone;Spesa;Iscritto"]
+    for i in range(5000):
+        email = f"lead{i}@gmail.com" if i % 17 else f"bad {i}"
+        lines.append(f"{email};333 {i:07d};{i},50;{1 + i % 28:02d}/03/2026")
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    toml = """
+target = "minimo"
+[options]
+default_region = "IT"
+decimal = ","
+[fields]
+email = "Email"
+phone = "Phone"
+"customFields.spent" = { column = "Spesa", type = "number" }
+"customFields.since" = { column = "Iscritto", type = "datetime", format = "%d/%m/%Y" }
+"""
+    mapping = parse_mapping(tomllib.loads(toml), toml, "m.toml")
+    results = []
+    for workers in (1, 2):
+        with open_source(source, ReadOptions()) as src:
+            bound = bind(mapping, src.headers, "leads.csv")
+            results.append(
+                [r for batch in normalize_all(src.rows(), bound, False, workers) for r in batch]
+            )
+    assert len(results[0]) == 5000
+    assert results[1] == results[0]
+    assert results[0][17][1:3] == ("error", "bad 17")
+
+
+def _validator_says(text: str) -> str | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+def test_the_email_fast_path_never_accepts_what_email_validator_refuses() -> None:
+    """The fast path is only a shortcut: wherever it says yes, email-validator agrees."""
+    import random
+
+    from importer.normalizing import _fast_email_ok
+
+    rng = random.Random(11)
+    alphabet = "abz09.-_+@!#$%&'*/=?^`{|}~\"(),:;<>[]\\ àé"
+    samples = [
+        "mario.rossi@gmail.com", "a@b.co", "x@localhost", "x@a.test", "x@a.invalid",
+        "x@a.local", "x@a.onion", "x@a.arpa", "x@xn--80ak6aa92e.com", "x@-a.it", "x@a-.it",
+        "x@a..it", ".x@a.it", "x.@a.it", "x..y@a.it", "x@a.i", "x@a.123", "x@1.2.3.4",
+        "x" * 64 + "@a.it", "x" * 65 + "@a.it", "x@" + "a" * 63 + ".it", "x@" + "a" * 64 + ".it",
+        "x@" + ".".join(["a" * 60] * 5) + ".it", "a+tag@gmail.com", "o'brien@libero.it",
+        "{x}@a.it", "x@a_b.it", "x@a.it.", "x@[1.2.3.4]", '"x y"@a.it',
+    ]  # fmt: skip
+    for _ in range(3000):
+        local = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        domain = "".join(rng.choice("abc-.09") for _ in range(rng.randint(1, 12)))
+        samples.append(f"{local}@{domain}.{rng.choice(['it', 'com', 'test', 'x1', 'museum'])}")
+    accepted = 0
+    for text in samples:
+        if _fast_email_ok(text):
+            accepted += 1
+            assert _validator_says(text) == text, text
+    assert accepted > 50

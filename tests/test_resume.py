@@ -252,7 +252,7 @@ def test_a_run_killed_while_staging_stages_again(tmp_path: Path) -> None:
     """A journal whose staging never completed is discarded and the file staged anew."""
     from importer.journal import Journal, account_path, journal_path
     from importer.mapping import load_mapping
-    from importer.normalizing import Staged
+    from importer.normalizing import Staged, record
     from importer.pipeline import Context, job_identity, run
     from importer.settings import RunSettings, credentials_from_env
 
@@ -268,7 +268,7 @@ def test_a_run_killed_while_staging_stages_again(tmp_path: Path) -> None:
             tmp_path / "state", job_identity(settings, load_mapping(settings.mapping), creds)
         )
         with Journal(path, account_path(tmp_path / "state", creds.account)) as journal:
-            journal.add_staged([Staged(2, "error", error="half-staged garbage")])
+            journal.add_staged([record(Staged(2, "error", error="half-staged garbage"))])
         result = run(settings, Context(env=env))
         assert len(sb.contacts()["minimo"]) == 50
     assert result.summary["counts"] == {"created": 50}
