@@ -1,10 +1,21 @@
-"""Reading (SPEC §4): CSV dialects and encodings, XLSX sheets, Excel row numbers, file faults."""
+"""Reading (SPEC §4): CSV dialects and encodings, XLSX, XLS and ODS sheets, header detection,
+Excel row numbers, file faults.
+
+XLS and ODS files are built here byte by byte (no installed library writes them): a minimal
+BIFF8 workbook in a minimal Compound File, and a minimal ODS zip. `tests/test_hostile_files.py`
+reuses these builders.
+"""
 
 from __future__ import annotations
 
+import struct
+import sys
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 from openpyxl import Workbook
@@ -159,7 +170,7 @@ def test_encoding_override_that_does_not_fit(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     path.write_bytes("Email,Città\nmario@gmail.com,Perù\n".encode("cp1252"))
     assert source_error(path, encoding="utf-8") == (
-        "leads.csv: bytes that are not valid utf-8 at or after row 1. Pass --encoding with the "
+        "leads.csv: bytes that are not valid utf-8 in row 1 (0xE0). Pass --encoding with the "
         "file's real encoding (e.g. cp1252, latin-1, utf-16), or re-export it as UTF-8."
     )
 
@@ -196,7 +207,8 @@ def test_header_row_past_the_end(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     path.write_bytes(b"Email\nmario@gmail.com\n")
     assert source_error(path, header_row=5) == (
-        "leads.csv has no header row. Export the spreadsheet again."
+        "leads.csv has no row 5: --header-row is past the end. "
+        "Give the number Excel shows for the row that holds the column names."
     )
 
 
@@ -278,16 +290,6 @@ def test_binary_file_renamed_csv(tmp_path: Path, data: bytes) -> None:
     assert source_error(path) == (
         "leads.csv is not a text spreadsheet (it contains binary data). "
         "Check that you picked the right file; export it as CSV or XLSX."
-    )
-
-
-@pytest.mark.parametrize("suffix", [".xls", ".ods"])
-def test_unsupported_formats(tmp_path: Path, suffix: str) -> None:
-    path = tmp_path / f"leads{suffix}"
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
-    assert source_error(path) == (
-        f"leads{suffix}: {suffix} files are not supported yet. "
-        "Save it as .xlsx or .csv from Excel or LibreOffice and import that."
     )
 
 
@@ -414,8 +416,8 @@ def test_corrupt_xlsx(tmp_path: Path) -> None:
     path = tmp_path / "leads.xlsx"
     path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
     assert source_error(path) == (
-        "leads.xlsx is not a readable XLSX workbook (BadZipFile: File is not a zip file). "
-        "Open it in Excel or LibreOffice and save it again as .xlsx."
+        "leads.xlsx is incomplete: it starts like an XLSX or ODS workbook but its end is "
+        "missing (cut short by a download, a copy or a full disk?). Download or export it again."
     )
 
 
@@ -426,3 +428,467 @@ def test_xlsx_without_a_header(tmp_path: Path) -> None:
     ws.title = "Leads"
     path = save(wb, tmp_path / "leads.xlsx")
     assert source_error(path) == "leads.xlsx: sheet 'Leads' has no header row."
+
+
+# --------------------------------------------------------------------------- header detection
+
+
+def test_title_and_blank_row_above_the_header(tmp_path: Path) -> None:
+    data = (
+        b"Lead fiera Milano 2026,,\r\n"
+        b",,\r\n"
+        b"Email,Nome,Cognome\r\n"
+        b"mario@gmail.com,Mario,Rossi\r\n"
+        b"\r\n"
+        b"luigi@gmail.com,Luigi,Verdi\r\n"
+    )
+    got = read_bytes(tmp_path, data)
+    assert (got.headers, got.header_row) == (("Email", "Nome", "Cognome"), 3)
+    assert got.rows == [
+        SourceRow(4, ("mario@gmail.com", "Mario", "Rossi")),
+        SourceRow(5, ()),
+        SourceRow(6, ("luigi@gmail.com", "Luigi", "Verdi")),
+    ]
+
+
+def test_two_cell_title_above_a_wider_table(tmp_path: Path) -> None:
+    data = (
+        b"Leads;Milano 2026;;;\n"
+        b"Email;Nome;Cognome;Tel;Citt\xc3\xa0\n"
+        b"mario@gmail.com;Mario;Rossi;333 1234567;Roma\n"
+    )
+    got = read_bytes(tmp_path, data)
+    assert (got.headers, got.header_row) == (("Email", "Nome", "Cognome", "Tel", "Città"), 2)
+    assert got.rows == [SourceRow(3, ("mario@gmail.com", "Mario", "Rossi", "333 1234567", "Roma"))]
+
+
+def test_rows_read_while_looking_for_the_header_keep_their_numbers(tmp_path: Path) -> None:
+    lines = ["Export CRM", "", "Email,Nome", *(f"u{i}@gmail.com,Nome {i}" for i in range(100))]
+    got = read_bytes(tmp_path, "\n".join(lines).encode())
+    assert got.header_row == 3
+    assert [r.number for r in got.rows] == list(range(4, 104))
+    assert got.rows[-1] == SourceRow(103, ("u99@gmail.com", "Nome 99"))
+
+
+def test_one_column_file_takes_the_first_row(tmp_path: Path) -> None:
+    # one text cell per row everywhere: nothing tells a title from a header, so the first
+    # non-empty row is the header and --header-row is the way out
+    got = read_bytes(tmp_path, b"\nEmail\nmario@gmail.com\n")
+    assert (got.headers, got.header_row) == (("Email",), 2)
+    assert got.rows == [SourceRow(3, ("mario@gmail.com",))]
+
+
+def test_header_row_option_beats_detection(tmp_path: Path) -> None:
+    data = b"Campagna,Fiera\nEmail,Nome\nmario@gmail.com,Mario\n"
+    assert read_bytes(tmp_path, data).header_row == 1
+    got = read_bytes(tmp_path, data, header_row=2)
+    assert (got.headers, got.header_row) == (("Email", "Nome"), 2)
+    assert got.rows == [SourceRow(3, ("mario@gmail.com", "Mario"))]
+
+
+def test_header_row_option_on_an_empty_row(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_bytes(b"Email\n\nmario@gmail.com\n")
+    assert source_error(path, header_row=2) == (
+        "leads.csv: row 2 is empty, so it cannot be the header. "
+        "Give --header-row the number Excel shows for the row with the column names."
+    )
+
+
+def test_xlsx_title_above_the_header(tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Leads"
+    ws["A1"] = "Lead fiera Milano 2026"
+    ws.merge_cells("A1:D1")
+    ws.append([])
+    ws.append(["Email", "Nome", "Iscritto il", 2026])
+    ws.append(["mario@gmail.com", "Mario", datetime(2026, 1, 31), 1])
+    got = read(save(wb, tmp_path / "leads.xlsx"))
+    assert (got.headers, got.header_row) == (("Email", "Nome", "Iscritto il", "2026"), 3)
+    assert got.rows == [SourceRow(4, ("mario@gmail.com", "Mario", datetime(2026, 1, 31), 1))]
+
+
+# --------------------------------------------------------------------------- more formats
+
+
+def test_utf16_without_bom(tmp_path: Path) -> None:
+    text = "Email\tCittà\r\nmario@gmail.com\tPerù\r\n"
+    got = read_bytes(tmp_path, text.encode("utf-16-le"), name="leads.txt")
+    assert got.headers == ("Email", "Città")
+    assert got.rows == [SourceRow(2, ("mario@gmail.com", "Perù"))]
+
+
+def test_csv_named_xlsx_is_read_as_csv(tmp_path: Path) -> None:
+    got = read_bytes(tmp_path, b"Email;Nome\nmario@gmail.com;Mario\n", name="leads.xlsx")
+    assert got.rows == [SourceRow(2, ("mario@gmail.com", "Mario"))]
+
+
+@pytest.mark.parametrize(
+    "data", [b"<!DOCTYPE html>\n<html><table><tr><td>Email</td></tr></table>", b"<?xml ?><a/>"]
+)
+def test_web_page_named_xls(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "leads.xls"
+    path.write_bytes(data)
+    assert source_error(path) == (
+        "leads.xls is a web page or an XML file, not a spreadsheet (some tools save HTML "
+        "tables with an .xls name). Open it in Excel or LibreOffice and save it as .xlsx or .csv."
+    )
+
+
+def test_xlsx_stored_dimension_is_ignored(tmp_path: Path) -> None:
+    # some exporters write <dimension ref="A1"/> whatever the sheet holds: openpyxl would
+    # read one cell of it
+    rows = '<row r="1">{}</row><row r="2">{}</row><row r="3">{}</row>'.format(
+        inline("A1", "Email") + inline("B1", "Nome"),
+        inline("A2", "mario@gmail.com") + inline("B2", "Mario"),
+        inline("A3", "luigi@gmail.com"),
+    )
+    path = tmp_path / "leads.xlsx"
+    path.write_bytes(xlsx_bytes(sheet_xml(rows, dimension="A1")))
+    got = read(path)
+    assert got.headers == ("Email", "Nome")
+    assert got.rows == [
+        SourceRow(2, ("mario@gmail.com", "Mario")),
+        SourceRow(3, ("luigi@gmail.com", None)),
+    ]
+
+
+# --------------------------------------------------------------------------- XLS
+
+
+def test_xls_typed_cells_and_first_visible_sheet(tmp_path: Path) -> None:
+    leads: Rows = [
+        ["Lead fiera Milano 2026"],
+        [],
+        ["Email", "Ordini", "Prezzo", "Data", "Consenso", "Tel", 2026],
+        ["mario@gmail.com", 42, 3.5, datetime(2026, 1, 31, 9, 30), True, 393391234567],
+        [],
+        ["luigi@gmail.com", None, None, None, False, None, None, "nota"],
+    ]
+    path = tmp_path / "leads.xls"
+    path.write_bytes(xls_bytes({"Config": [["Secret"]], "Leads": leads}, hidden=("Config",)))
+    got = read(path)
+    assert (got.headers, got.header_row) == (
+        ("Email", "Ordini", "Prezzo", "Data", "Consenso", "Tel", "2026"),
+        3,
+    )
+    assert got.rows == [
+        SourceRow(
+            4,
+            ("mario@gmail.com", 42, 3.5, datetime(2026, 1, 31, 9, 30), True, 393391234567, None),
+        ),
+        SourceRow(5, ()),
+        SourceRow(
+            6,
+            ("luigi@gmail.com", None, None, None, False, None, None),
+            "row has a value beyond the last header column ('nota'); "
+            "give that column a header or remove the value",
+        ),
+    ]
+
+
+def test_xls_sheet_option_and_any_name(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"  # an XLS renamed: read by content
+    path.write_bytes(
+        xls_bytes({"Leads": [["Email"]], "Fiera 2026": [["E-mail"], ["luigi@libero.it"]]})
+    )
+    got = read(path, sheet="Fiera 2026")
+    assert got.rows == [SourceRow(2, ("luigi@libero.it",))]
+    assert source_error(path, sheet="Fiera") == (
+        "export.csv has no sheet 'Fiera'. Its sheets are: 'Leads', 'Fiera 2026'."
+    )
+
+
+# --------------------------------------------------------------------------- ODS
+
+
+def test_ods_typed_cells_hidden_sheet_and_offset_columns(tmp_path: Path) -> None:
+    # the table starts in column B: cells stay in their columns, numbers as in Excel
+    leads: Rows = [
+        [],
+        [None, "Email", "Ordini", "Prezzo", "Data", "Giorno", "Consenso"],
+        [None, "mario@gmail.com", 42, 3.5, datetime(2026, 1, 31, 9, 30), date(2026, 2, 1), True],
+        [None, "luigi@gmail.com", 393391234567, None, None, None, None, None, "nota"],
+    ]
+    path = tmp_path / "leads.ods"
+    path.write_bytes(ods_bytes({"Config": [["Secret"]], "Leads": leads}, hidden=("Config",)))
+    got = read(path)
+    assert (got.headers, got.header_row) == (
+        ("", "Email", "Ordini", "Prezzo", "Data", "Giorno", "Consenso"),
+        2,
+    )
+    assert got.rows == [
+        SourceRow(
+            3,
+            (
+                None,
+                "mario@gmail.com",
+                42,
+                3.5,
+                datetime(2026, 1, 31, 9, 30),
+                datetime(2026, 2, 1),
+                True,
+            ),
+        ),
+        SourceRow(
+            4,
+            (None, "luigi@gmail.com", 393391234567, None, None, None, None),
+            "row has a value beyond the last header column ('nota'); "
+            "give that column a header or remove the value",
+        ),
+    ]
+
+
+def test_ods_named_xlsx_and_sheet_option(tmp_path: Path) -> None:
+    path = tmp_path / "leads.xlsx"
+    path.write_bytes(ods_bytes({"Leads": [["Email"]], "Fiera": [["E-mail"], ["anna@tim.it"]]}))
+    got = read(path, sheet="Fiera")
+    assert (got.headers, got.rows) == (("E-mail",), [SourceRow(2, ("anna@tim.it",))])
+
+
+def test_ods_empty_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "leads.ods"
+    path.write_bytes(ods_bytes({"Leads": []}))
+    assert source_error(path) == "leads.ods: sheet 'Leads' has no header row."
+
+
+def test_xls_without_calamine_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "python_calamine", None)  # import fails
+    path = tmp_path / "leads.xls"
+    path.write_bytes(xls_bytes({"Leads": [["Email"]]}))
+    assert source_error(path) == (
+        "leads.xls is an XLS workbook, and reading those needs the python-calamine package, "
+        "which is not installed. Install it (pip install python-calamine), or save the file "
+        "as .xlsx or .csv."
+    )
+
+
+# --------------------------------------------------------------------------- builders
+
+Rows = Sequence[Sequence[str | int | float | bool | datetime | date | None]]
+
+
+def inline(ref: str, text: str) -> str:
+    """An XLSX cell holding an inline string."""
+    return f'<c r="{ref}" t="inlineStr"><is><t>{escape(text)}</t></is></c>'
+
+
+def sheet_xml(rows: str, dimension: str | None = None, prolog: str = "") -> str:
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    return (
+        f'{prolog}<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"{dim}<sheetData>{rows}</sheetData></worksheet>"
+    )
+
+
+def xlsx_bytes(
+    sheet: str | bytes, shared_strings: str | None = None, stored: Sequence[str] = ()
+) -> bytes:
+    """A minimal XLSX written by hand, for contents openpyxl would refuse to write."""
+    main = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    sst = (
+        f'<Override PartName="/xl/sharedStrings.xml" ContentType="{main}.sharedStrings+xml"/>'
+        if shared_strings is not None
+        else ""
+    )
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{main}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" '
+            f'ContentType="{main}.worksheet+xml"/>{sst}</Types>'
+        ),
+        "_rels/.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/workbook.xml": (
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            f'xmlns:r="{rel}"><sheets>'
+            '<sheet name="Leads" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    if shared_strings is not None:
+        parts["xl/sharedStrings.xml"] = shared_strings
+    return zip_bytes(parts, stored)
+
+
+def zip_bytes(parts: dict[str, str | bytes], stored: Sequence[str] = ()) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            method = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
+            archive.writestr(name, data, compress_type=method)
+    return buffer.getvalue()
+
+
+_ODS_NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"'
+)
+
+
+def ods_cell(value: str | int | float | bool | datetime | date | None) -> str:
+    if value is None:
+        return "<table:table-cell/>"
+    if isinstance(value, bool):
+        kind = f'office:value-type="boolean" office:boolean-value="{str(value).lower()}"'
+    elif isinstance(value, int | float):
+        kind = f'office:value-type="float" office:value="{value!r}"'
+    elif isinstance(value, date):
+        kind = f'office:value-type="date" office:date-value="{value.isoformat()}"'
+    else:
+        kind = 'office:value-type="string"'
+    return f"<table:table-cell {kind}><text:p>{escape(str(value))}</text:p></table:table-cell>"
+
+
+def ods_table(name: str, rows: Rows, hidden: bool = False) -> str:
+    style = ' table:style-name="hidden"' if hidden else ""
+    body = "".join(
+        "<table:table-row>" + "".join(map(ods_cell, row or [None])) + "</table:table-row>"
+        for row in rows
+    )
+    return f"<table:table table:name={quoteattr(name)}{style}>{body}</table:table>"
+
+
+def ods_bytes(
+    sheets: dict[str, Rows], hidden: Sequence[str] = (), tables: str | None = None
+) -> bytes:
+    """A minimal ODS: mimetype (stored, first), manifest, content.xml."""
+    body = tables or "".join(ods_table(n, rows, n in hidden) for n, rows in sheets.items())
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NS} '
+        'office:version="1.2"><office:automatic-styles>'
+        '<style:style style:name="hidden" style:family="table">'
+        '<style:table-properties table:display="false"/></style:style>'
+        "</office:automatic-styles><office:body><office:spreadsheet>"
+        f"{body}</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+        'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    return zip_bytes(
+        {
+            "mimetype": "application/vnd.oasis.opendocument.spreadsheet",
+            "META-INF/manifest.xml": manifest,
+            "content.xml": content,
+        },
+        stored=("mimetype",),
+    )
+
+
+def _record(kind: int, data: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(data)) + data
+
+
+def _bof(substream: int) -> bytes:
+    return _record(0x0809, struct.pack("<HHHHII", 0x0600, substream, 0, 0, 0, 0))
+
+
+_EOF = _record(0x000A, b"")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
+def _xls_cells(rows: Rows) -> bytes:
+    out = b""
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, bool):  # BoolErr
+                out += _record(0x0205, struct.pack("<HHHBB", r, c, 0, int(value), 0))
+            elif isinstance(value, datetime):  # Number with XF 2 (format 22, m/d/yy h:mm)
+                serial = (value - _EXCEL_EPOCH).total_seconds() / 86400
+                out += _record(0x0203, struct.pack("<HHHd", r, c, 2, serial))
+            elif isinstance(value, int | float):  # Number with XF 0 (General)
+                out += _record(0x0203, struct.pack("<HHHd", r, c, 0, float(value)))
+            else:  # Label, UTF-16
+                text = str(value)
+                data = struct.pack("<HHHHB", r, c, 0, len(text), 1) + text.encode("utf-16-le")
+                out += _record(0x0204, data)
+    return out
+
+
+def xls_bytes(sheets: dict[str, Rows], hidden: Sequence[str] = ()) -> bytes:
+    """A minimal BIFF8 workbook: globals (BOF, three XFs, one BoundSheet8 each, EOF), then
+    one substream per sheet (BOF, cells, EOF), in a minimal Compound File."""
+
+    def boundsheet(offset: int, name: str) -> bytes:
+        state = 1 if name in hidden else 0
+        head = struct.pack("<IBBBB", offset, state, 0, len(name), 1)
+        return _record(0x0085, head + name.encode("utf-16-le"))
+
+    xfs = b"".join(_record(0x00E0, struct.pack("<HH", 0, fmt) + bytes(16)) for fmt in (0, 14, 22))
+    globals_ = _bof(0x0005) + xfs
+    offset = len(globals_) + sum(len(boundsheet(0, n)) for n in sheets) + len(_EOF)
+    sheet_streams = b""
+    for name, rows in sheets.items():
+        globals_ += boundsheet(offset + len(sheet_streams), name)
+        sheet_streams += _bof(0x0010) + _xls_cells(rows) + _EOF
+    return cfb_bytes({"Workbook": globals_ + _EOF + sheet_streams})
+
+
+def cfb_bytes(streams: dict[str, bytes]) -> bytes:
+    """A Compound File (version 3, 512-byte sectors), every stream padded past the 4 KiB
+    mini-stream cutoff so that one FAT sector describes everything."""
+    sector = 512
+    end, fat_marker, free, no_stream = 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF, 0xFFFFFFFF
+    data = b""
+    entries: list[tuple[str, int, int]] = []
+    fat: list[int] = []
+    for name, blob in streams.items():
+        blob = blob.ljust(4096, b"\0")
+        blob += bytes(-len(blob) % sector)
+        first, count = len(fat), len(blob) // sector
+        fat += [*range(first + 1, first + count), end]
+        entries.append((name, first, len(blob)))
+        data += blob
+    directory_sector, fat_sector = len(fat), len(fat) + 1
+    fat += [end, fat_marker]
+    fat += [free] * (128 - len(fat))
+
+    def entry(name: str, kind: int, child: int, start: int, size: int, right: int) -> bytes:
+        encoded = (name + "\0").encode("utf-16-le")
+        return (
+            encoded.ljust(64, b"\0")
+            + struct.pack("<HBBIII", len(encoded), kind, 1, no_stream, right, child)
+            + bytes(36)
+            + struct.pack("<IQ", start, size)
+        )
+
+    directory = entry("Root Entry", 5, 1, end, 0, no_stream)
+    for i, (name, start, size) in enumerate(entries):
+        right = i + 2 if i + 1 < len(entries) else no_stream
+        directory += entry(name, 2, no_stream, start, size, right)
+    header = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + bytes(16)
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + bytes(6)
+        + struct.pack("<9I", 0, 1, directory_sector, 0, 4096, end, 0, end, 0)
+        + struct.pack("<I", fat_sector)
+        + b"\xff" * 4 * 108
+    )
+    return header + data + directory.ljust(sector, b"\0") + struct.pack("<128I", *fat)
