@@ -104,6 +104,7 @@ class Journal:
         self.db.executescript(_SCHEMA)
         self.db.execute("ATTACH DATABASE ? AS account", (str(account or ":memory:"),))
         self.db.execute("PRAGMA account.journal_mode=WAL")
+        self.db.execute("PRAGMA account.synchronous=NORMAL")
         self.db.executescript(_ACCOUNT_SCHEMA)
         self._reader: sqlite3.Connection | None = None
 

@@ -11,7 +11,7 @@ import signal
 from typing import Protocol
 
 import anyio
-from anyio.abc import ObjectReceiveStream
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from importer.errors import ErrorRateExceeded, ImporterError
 from importer.journal import Journal, Outcome, PendingRow
@@ -75,6 +75,7 @@ async def deliver(
     propagates; one of `stop_signals` stops them too (in-flight requests are abandoned,
     their rows stay pending) and is returned."""
     tx, rx = anyio.create_memory_object_stream[list[PendingRow]](max(1, concurrency))
+    done_tx, done_rx = anyio.create_memory_object_stream[list[Outcome]](2 * max(1, concurrency))
     stopped: list[int] = []
 
     async def produce() -> None:
@@ -83,12 +84,25 @@ async def deliver(
                 for start in range(0, len(page), sender.batch_size):
                     await tx.send(page[start : start + sender.batch_size])
 
-    async def work(batches: ObjectReceiveStream[list[PendingRow]]) -> None:
-        async with batches:
+    async def work(
+        batches: ObjectReceiveStream[list[PendingRow]], done: ObjectSendStream[list[Outcome]]
+    ) -> None:
+        async with batches, done:
             async for batch in batches:
-                outcomes = await sender.send(batch)
+                await done.send(await sender.send(batch))
+
+    async def write() -> None:
+        """The one writer: commits whatever outcomes have arrived, in one transaction
+        (with per-contact requests, one commit a request would cost more than the request)."""
+        async with done_rx:
+            async for outcomes in done_rx:
+                while True:
+                    try:
+                        outcomes = outcomes + done_rx.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
                 journal.record(outcomes)
-                progress.advance(len(batch))
+                progress.advance(len(outcomes))
                 budget.add(outcomes)
 
     async def watch(scope: anyio.CancelScope) -> None:
@@ -103,9 +117,11 @@ async def deliver(
                 if stop_signals:
                     tg.start_soon(watch, tg.cancel_scope)
                 workers.start_soon(produce)
+                workers.start_soon(write)
                 for _ in range(max(1, concurrency)):
-                    workers.start_soon(work, rx.clone())
+                    workers.start_soon(work, rx.clone(), done_tx.clone())
                 rx.close()
+                done_tx.close()
             tg.cancel_scope.cancel()  # done: stop watching signals
     except* ImporterError as group:
         raise _first(group) from None
