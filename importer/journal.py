@@ -106,11 +106,8 @@ class Journal:
         self.db.execute("PRAGMA account.journal_mode=WAL")
         self.db.execute("PRAGMA account.synchronous=NORMAL")
         self.db.executescript(_ACCOUNT_SCHEMA)
-        self._reader: sqlite3.Connection | None = None
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
         self.db.close()
         self._lock.close()
 
@@ -151,56 +148,58 @@ class Journal:
     # -- planning -------------------------------------------------------------------------
     def duplicate_groups(self) -> Iterator[list[PendingRow]]:
         """Pending rows sharing a normalized email, grouped, in source order within a group."""
-        cursor = self._snapshot().execute(
-            "SELECT row, email, payload FROM rows WHERE status = 'pending' AND email IN "
-            "(SELECT email FROM rows WHERE status = 'pending' GROUP BY email HAVING COUNT(*) > 1)"
-            " ORDER BY email, row"
-        )
-        yield from _grouped(cursor, key=1)
+        return self._groups("email")
 
     def shared_phone_groups(self) -> Iterator[list[PendingRow]]:
         """Pending rows with different emails and one phone, grouped, in source order."""
-        cursor = self._snapshot().execute(
-            "SELECT row, email, payload, phone FROM rows WHERE status = 'pending' AND phone IN "
-            "(SELECT phone FROM rows WHERE status = 'pending' AND phone IS NOT NULL "
-            "GROUP BY phone HAVING COUNT(*) > 1) ORDER BY phone, row"
+        return self._groups("phone")
+
+    def _groups(self, column: str) -> Iterator[list[PendingRow]]:
+        """Groups of pending rows sharing `column`, copied first into a temporary table (on
+        disk): the rows table can then be rewritten while the groups are read."""
+        self.db.execute("DROP TABLE IF EXISTS temp.grouped")
+        self.db.execute(
+            f"CREATE TEMP TABLE grouped AS SELECT row, email, payload, {column} AS k FROM rows "
+            f"WHERE status = 'pending' AND {column} IN (SELECT {column} FROM rows "
+            f"WHERE status = 'pending' AND {column} IS NOT NULL GROUP BY {column} "
+            f"HAVING COUNT(*) > 1) ORDER BY {column}, row"
         )
-        yield from _grouped(cursor, key=3)
+        yield from _grouped(self.db.execute("SELECT * FROM temp.grouped ORDER BY rowid"), key=3)
+        self.db.execute("DROP TABLE temp.grouped")
 
-    def _snapshot(self) -> sqlite3.Connection:
-        """A second connection: in WAL mode its reads see one snapshot while `db` writes."""
-        if self._reader is None:
-            self._reader = sqlite3.connect(self.path)
-        return self._reader
-
-    def merge(self, survivor: int, payload: dict[str, Any], merged: list[int]) -> None:
-        """Fold `merged` rows into `survivor`, which is sent once for all of them."""
-        phone = payload.get("phone")
+    def merge(self, merges: Iterable[tuple[int, dict[str, Any], list[int]]]) -> None:
+        """Fold each `merged` row list into its survivor, which is sent once for all of them
+        (one transaction for many groups)."""
         with self._transaction():
-            self.db.execute(
-                "UPDATE rows SET payload = ?, digest = ?, phone = ?, warnings = "
-                "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
-                (
-                    *encode(payload),
-                    phone if isinstance(phone, str) else None,
+            for survivor, payload, merged in merges:
+                phone = payload.get("phone")
+                self.db.execute(
+                    "UPDATE rows SET payload = ?, digest = ?, phone = ? WHERE row = ?",
+                    (*encode(payload), phone if isinstance(phone, str) else None, survivor),
+                )
+                self._add_warning(
+                    survivor,
                     f"merged with row{'s' if len(merged) > 1 else ''} "
                     f"{', '.join(map(str, merged))} (same email)",
-                    survivor,
-                ),
-            )
-            self.db.executemany(
-                "UPDATE rows SET status = 'duplicate', merged_into = ?, warnings = "
-                "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
-                ((survivor, f"same email as row {survivor}: merged into it", r) for r in merged),
-            )
+                )
+                self.db.executemany(
+                    "UPDATE rows SET status = 'duplicate', merged_into = ?, warnings = "
+                    "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
+                    (
+                        (survivor, f"same email as row {survivor}: merged into it", r)
+                        for r in merged
+                    ),
+                )
 
-    def drop_phone(self, row: int, payload: dict[str, Any], warning: str) -> None:
+    def drop_phones(self, drops: Iterable[tuple[int, dict[str, Any], str]]) -> None:
+        """Send these rows without their phone, each with its warning."""
         with self._transaction():
-            self._add_warning(row, warning)
-            self.db.execute(
-                "UPDATE rows SET payload = ?, digest = ?, phone = NULL WHERE row = ?",
-                (*encode(payload), row),
-            )
+            for row, payload, warning in drops:
+                self._add_warning(row, warning)
+                self.db.execute(
+                    "UPDATE rows SET payload = ?, digest = ?, phone = NULL WHERE row = ?",
+                    (*encode(payload), row),
+                )
 
     def _add_warning(self, row: int, warning: str) -> None:
         self.db.execute(

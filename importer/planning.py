@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
-from importer.journal import Journal
+from importer.journal import Journal, PendingRow
 from importer.settings import Target
 
 _TABLES = ("customFields", "marketingConsent")
+WRITE_BATCH = 1000  # groups rewritten per transaction
 
 
 def merge_payloads(
@@ -33,31 +35,40 @@ def merge_payloads(
 
 def resolve_duplicates(journal: Journal) -> int:
     """Merge every group of same-email rows into its last row; returns rows merged away."""
+    merges = (
+        (group[-1].row, _merged(group), [r.row for r in group[:-1]])
+        for group in journal.duplicate_groups()
+    )
     merged_away = 0
-    for group in journal.duplicate_groups():
-        payload: dict[str, Any] = {}
-        for row in group:
-            payload = merge_payloads(payload, row.payload)
-        *earlier, survivor = group
-        journal.merge(survivor.row, payload, [r.row for r in earlier])
-        merged_away += len(earlier)
+    while chunk := list(islice(merges, WRITE_BATCH)):
+        journal.merge(chunk)
+        merged_away += sum(len(m[2]) for m in chunk)
     return merged_away
+
+
+def _merged(group: list[PendingRow]) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    for row in group:
+        payload = merge_payloads(payload, row.payload)
+    return payload
 
 
 def resolve_shared_phones(journal: Journal) -> int:
     """Keep a shared phone on its first row only; returns how many rows lost it."""
+    drops = (
+        (
+            row.row,
+            {k: v for k, v in row.payload.items() if k != "phone"},
+            f"phone {row.payload.get('phone')} is also on row {group[0].row} "
+            f"({group[0].email}): sent without phone, or Minimo would merge the two contacts",
+        )
+        for group in journal.shared_phone_groups()
+        for row in group[1:]
+    )
     dropped = 0
-    for group in journal.shared_phone_groups():
-        first, *later = group
-        for row in later:
-            payload = {k: v for k, v in row.payload.items() if k != "phone"}
-            journal.drop_phone(
-                row.row,
-                payload,
-                f"phone {row.payload.get('phone')} is also on row {first.row} ({first.email}): "
-                "sent without phone, or Minimo would merge the two contacts",
-            )
-            dropped += 1
+    while chunk := list(islice(drops, WRITE_BATCH)):
+        journal.drop_phones(chunk)
+        dropped += len(chunk)
     return dropped
 
 
