@@ -149,7 +149,12 @@ def normalize_phone(text: str, region: str | None) -> tuple[str | None, str | No
     if not international and region is not None:
         code = str(phonenumbers.country_code_for_region(region))
         if digits.startswith(code):
-            candidates.append("+" + digits)
+            # 11+ digits that start with the calling code are most likely an international
+            # number that lost its +: try that reading first (one parse instead of two)
+            if len(digits) >= 11:
+                candidates.insert(0, "+" + digits)
+            else:
+                candidates.append("+" + digits)
     for candidate in candidates:
         try:
             number = phonenumbers.parse(candidate, None if candidate.startswith("+") else region)
