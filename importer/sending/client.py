@@ -52,8 +52,13 @@ class Stats:
 class Reply:
     status: int
     body: Any
-    text: str
+    raw: bytes
     uncertain: bool  # an earlier attempt may have been applied by the server
+
+    @property
+    def text(self) -> str:
+        """Decoded only when needed: error texts (a JSON body needs none of it)."""
+        return self.raw.decode("utf-8", "replace")
 
 
 class RequestFailed(Exception):
@@ -132,6 +137,7 @@ class ApiClient:
                 "Authorization": f"Bearer {creds.api_key}",
                 "User-Agent": "importer/0.1",
                 "Accept": "application/json",
+                "Content-Type": "application/json",  # on every request: no per-request merge
             },
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
@@ -155,7 +161,6 @@ class ApiClient:
     ) -> Reply:
         """Send with retries; return the first non-retryable reply, or raise RequestFailed."""
         content = None if json is None else orjson.dumps(json)
-        headers = {"Content-Type": "application/json"} if content is not None else None
         started = self._clock()
         attempts = throttled = 0
         uncertain = False
@@ -164,9 +169,7 @@ class ApiClient:
             self.stats.requests += 1
             delay: float | None = None
             try:
-                response = await self.http.request(
-                    method, path, content=content, params=params, headers=headers
-                )
+                response = await self.http.request(method, path, content=content, params=params)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 reason = self.redact(str(exc)) or type(exc).__name__
                 cause = f"cannot connect to {self.creds.base_url} ({reason})"
@@ -179,9 +182,10 @@ class ApiClient:
                 cause = f"connection lost ({type(exc).__name__})"
                 uncertain = uncertain or method != "GET"
             else:
-                text = response.text
-                body = _json_or_none(text)
+                raw = response.content
+                body = _json_or_none(raw)
                 code = response.status_code
+                text = "" if body is not None and code < 400 else raw.decode("utf-8", "replace")
                 if code in (401, 403):
                     raise self._rejected(code, body, text)
                 if code == 429:
@@ -202,7 +206,7 @@ class ApiClient:
                 else:
                     self._consecutive_failures = 0
                     self.limiter.on_success()
-                    return Reply(code, body, text, uncertain)
+                    return Reply(code, body, raw, uncertain)
             attempts += 1
             if attempts >= self.policy.attempts or self._late(started):
                 raise self._failed(cause, attempts + throttled)
@@ -241,8 +245,8 @@ class ApiClient:
         )
 
 
-def _json_or_none(text: str) -> Any:
+def _json_or_none(raw: bytes) -> Any:
     try:
-        return orjson.loads(text)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
