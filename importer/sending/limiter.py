@@ -37,7 +37,7 @@ class RateLimiter:
     QUIET = 3.0  # seconds without a 429 that end an episode
     WINDOW = 3.0  # seconds of accepted requests that bound the growth
     GLOBAL_PAUSE = 2.0  # Retry-After at least this long pauses every request
-    TOLERANCE = 0.001  # seconds a request may go early (the pace itself is kept)
+    TOLERANCE = 0.01  # seconds a request may go early (the pace itself is kept)
 
     def __init__(self, rate: float | None, clock: Clock, sleep: Sleep) -> None:
         self.adaptive = rate is None
@@ -60,7 +60,7 @@ class RateLimiter:
         now = self._clock()
         slot = max(now, self._next, self._paused_until)
         self._next = slot + 1.0 / self.rate
-        if slot - now > self.TOLERANCE:  # a timer per request costs more than 1 ms of drift
+        if slot - now > self.TOLERANCE:  # a timer per request costs more than 10 ms of drift
             await self._sleep(slot - now)
 
     def recent_rate(self, now: float) -> float:
