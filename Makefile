@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck clean
+.PHONY: install demo test lint typecheck clean bench bench-quick
 
 install: $(STAMP)
 
@@ -22,11 +22,19 @@ test: install lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check importer tests samples scripts
-	$(BIN)/ruff format --check importer tests samples scripts
+	$(BIN)/ruff check importer tests samples scripts bench
+	$(BIN)/ruff format --check importer tests samples scripts bench
 
 typecheck: install
 	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmark harness (bench/): full sizes, ~20 min; writes BENCHMARKS.md.
+bench: install
+	$(BIN)/python -m bench
+
+# The same scenarios at pull-request size (under 3 min); writes bench/.cache/BENCHMARKS-quick.md.
+bench-quick: install
+	$(BIN)/python -m bench --quick
