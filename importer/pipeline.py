@@ -34,7 +34,13 @@ from importer.mapping import Mapping, bind, load_mapping
 from importer.normalizing import Normalizer, normalize_all, workers_for
 from importer.progress import NullProgress, Progress
 from importer.reading import ReadOptions, open_source
-from importer.reporting import check_report_path, summary_text, write_rejects, write_report
+from importer.reporting import (
+    check_report_path,
+    check_writable,
+    summary_text,
+    write_rejects,
+    write_report,
+)
 from importer.sending import minimo, notifuse
 from importer.sending.client import ApiClient, RequestFailed, RetryPolicy, Stats
 from importer.sending.engine import ErrorBudget, Sender, deliver
@@ -78,6 +84,8 @@ def run(settings: RunSettings, context: Context) -> RunResult:
     for path in (report, settings.rejects):
         if path is not None:
             check_report_path(path)
+    if settings.summary_json is not None:
+        check_writable(settings.summary_json)
     creds = (
         None
         if settings.dry_run

@@ -44,6 +44,24 @@ def check_report_path(path: Path) -> None:
             f"Cannot write {path} as {path.suffix or 'a file without extension'}.",
             f"Use one of: {', '.join(FORMATS)}.",
         )
+    check_writable(path)
+
+
+def check_writable(path: Path) -> None:
+    """Before anything is sent: a report that cannot be written is found out now, not after."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_name(path.name + ".tmp")
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "a part of that path is a file, not a folder"
+        raise UsageError(
+            f"Cannot write {path}: {reason}.",
+            "Choose another path, or make its folder writable.",
+        ) from None
 
 
 def guard(value: str) -> str:

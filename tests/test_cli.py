@@ -170,3 +170,20 @@ def test_mapping_suggest_prints_a_mapping_that_runs(cli: Cli) -> None:
     dry = cli("run", LEADS, "--mapping", "suggested.toml", "--dry-run")
     assert dry.code == 1, dry.stderr  # the one invalid email of the samples
     assert "12 rows: 1 duplicate, 1 skipped, 9 valid, 1 error" in dry.stderr
+
+
+def test_an_unwritable_report_path_exits_2_before_anything_is_sent(
+    cli: Cli, sandbox: SandboxThread
+) -> None:
+    (cli.cwd / "afile").write_text("x")
+    result = cli(
+        "run", LEADS, "--mapping", MINIMO, "--report", "afile/report.csv",
+        env=sandbox_env(sandbox.base_url),
+    )  # fmt: skip
+    assert result.code == 2
+    assert result.stderr == (
+        "importer: error: Cannot write afile/report.csv: a part of that path is a file, not a "
+        "folder. "
+        "Choose another path, or make its folder writable.\n"
+    )
+    assert sandbox.requests() == []
