@@ -160,7 +160,11 @@ def normalize_phone(text: str, region: str | None) -> tuple[str | None, str | No
             number = phonenumbers.parse(candidate, None if candidate.startswith("+") else region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(number):
+        # the row's own region first: one metadata lookup instead of a search over every
+        # region sharing the calling code (same verdict: valid there means valid)
+        if (
+            region is not None and phonenumbers.is_valid_number_for_region(number, region)
+        ) or phonenumbers.is_valid_number(number):
             e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             return e164, None
     return None, f"invalid phone {text!r}"

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -75,8 +76,9 @@ class SourceRow:
     cells: tuple[Cell, ...]
     problem: str | None = None
 
-    @property
+    @cached_property
     def empty(self) -> bool:
+        """Asked by the reader and again by the normalizer: computed once."""
         return all(c is None or (isinstance(c, str) and not c.strip()) for c in self.cells)
 
 
