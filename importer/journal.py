@@ -209,11 +209,6 @@ class Journal:
         )
 
     # -- sending --------------------------------------------------------------------------
-    def count(self, status: str) -> int:
-        return int(
-            self.db.execute("SELECT COUNT(*) FROM rows WHERE status = ?", (status,)).fetchone()[0]
-        )
-
     def count_unknown_pending(self) -> int:
         """Pending rows whose email this account never acknowledged: the look-ups needed."""
         return int(
