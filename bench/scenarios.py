@@ -483,14 +483,22 @@ def unlimited(b: Bench) -> None:
 
 
 def notifuse(b: Bench) -> None:
-    """5. Per-contact upserts: importer requests/s ÷ a bare httpx loop's best, same bodies."""
+    """5. Per-contact upserts: importer requests/s ÷ a bare httpx loop's best, same bodies.
+
+    The best of two importer runs against the best of the bare loop's concurrencies: this
+    machine's speed varies by ±12% from one run to the next (a pure CPU loop), and a best
+    of three against a single run would measure mostly that."""
     source, truth = b.data(rows_for(b.sizes.notifuse_contacts))
     s = "5 Notifuse per-contact"
     job = b.workdir / "notifuse"
     with b.sandbox() as sb:
-        b.importer("notifuse per-contact", source, "notifuse", sandbox=sb, job=job)
-        ours = traffic(sb.requests())
-        b.check(s, job, truth, sb, "notifuse")
+        ours = Traffic(0, 0, 0, 0.0)
+        for run in (1, 2):
+            sb.reset()
+            b.importer(f"notifuse per-contact, run {run}", source, "notifuse", sandbox=sb, job=job)
+            mine = traffic(sb.requests())
+            ours = mine if mine.rate > ours.rate else ours
+            b.check(s, job, truth, sb, "notifuse")
         bodies = _bodies(job, b.workdir / "notifuse-bodies.jsonl")
         best: tuple[Traffic, int] | None = None
         for c in CONCURRENCIES:

@@ -268,21 +268,20 @@ class Journal:
 
         Successes also become the account's last known state of those emails.
         """
+        outcomes = list(outcomes)
         with self._transaction():
-            for o in outcomes:
-                self.db.execute(
-                    "UPDATE rows SET status = ?, contact_id = ?, error = ? WHERE row = ?",
-                    (o.status, o.contact_id, o.error, o.row),
-                )
-                if o.warning:
-                    self._add_warning(o.row, o.warning)
-                if o.status in _SUCCESS:
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO account.known (email, contact_id, digest) "
-                        "SELECT email, COALESCE(?, (SELECT contact_id FROM account.known "
-                        "WHERE email = rows.email)), digest FROM rows WHERE row = ?",
-                        (o.contact_id, o.row),
-                    )
+            self.db.executemany(
+                "UPDATE rows SET status = ?1, contact_id = ?2, error = ?3, warnings = CASE "
+                "WHEN ?4 IS NULL THEN warnings WHEN warnings = '' THEN ?4 "
+                "ELSE warnings || '; ' || ?4 END WHERE row = ?5",
+                [(o.status, o.contact_id, o.error, o.warning, o.row) for o in outcomes],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO account.known (email, contact_id, digest) "
+                "SELECT email, COALESCE(?, (SELECT contact_id FROM account.known "
+                "WHERE email = rows.email)), digest FROM rows WHERE row = ?",
+                [(o.contact_id, o.row) for o in outcomes if o.status in _SUCCESS],
+            )
 
     def known(self, emails: list[str]) -> dict[str, str | None]:
         """Emails this account already acknowledged (any job), with their contact ids."""

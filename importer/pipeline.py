@@ -10,6 +10,7 @@ with unsent rows `pending`, and the same command resumes.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import signal
@@ -246,11 +247,13 @@ async def _send(
         sender = _sender(client, settings, creds, classify, journal)
         context.progress.start("sending", counts.get("pending", 0))
         signals = STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+        gc.freeze()  # what exists now lives all run: collections while sending skip it
         stopped = await deliver(
             journal, sender, settings.concurrency, context.progress, budget, signals
         )
         context.progress.close()
     finally:
+        gc.unfreeze()
         await client.aclose()
     if stopped is not None:
         raise Interrupted(stopped)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import pytest
 
+from importer.sandbox.faults import TokenBucket
 from importer.sending.client import error_text, retry_after_seconds
 from importer.sending.limiter import RateLimiter
 
@@ -178,36 +180,43 @@ def test_adaptive_starts_at_initial_rate() -> None:
     limiter = RateLimiter(None, fake.clock, fake.sleep)
     assert limiter.rate == RateLimiter.INITIAL
     step = 1.0 / RateLimiter.INITIAL
-    assert slots(limiter, fake, 3) == pytest.approx([0.0, step, 2 * step])
+    for i, at in enumerate(slots(limiter, fake, 20)):  # within TOLERANCE of its slot
+        assert i * step - RateLimiter.TOLERANCE - 1e-9 <= at <= i * step + 1e-9
+    assert at == pytest.approx(19 * step, abs=RateLimiter.TOLERANCE)
 
 
-def test_adaptive_slow_start_doubles_per_second_while_accepted() -> None:
+def test_adaptive_slow_start_doubles_faster_as_the_pace_grows() -> None:
     fake = FakeTime()
-    limiter = RateLimiter(None, fake.clock, fake.sleep)
-    succeed_steadily(limiter, fake, 400, 1.0)
-    assert limiter.rate == pytest.approx(RateLimiter.INITIAL * RateLimiter.GROWTH)
-    succeed_steadily(limiter, fake, 400, 1.0)
-    assert limiter.rate == pytest.approx(RateLimiter.INITIAL * RateLimiter.GROWTH**2)
+    slow = RateLimiter(None, fake.clock, fake.sleep)
+    slow.rate = RateLimiter.BRISK / 2  # below BRISK: one doubling a second
+    succeed_steadily(slow, fake, 100, 0.5)
+    assert slow.rate == pytest.approx(RateLimiter.BRISK / 2 * 2**0.5)
+    fake.now = 0.0
+    fast = RateLimiter(None, fake.clock, fake.sleep)
+    fast.rate = 400.0  # above FASTEST * BRISK: FASTEST doublings a second
+    succeed_steadily(fast, fake, 4000, 0.25)
+    assert fast.rate == pytest.approx(400.0 * 2 ** (RateLimiter.FASTEST * 0.25))
 
 
 def test_adaptive_growth_is_bounded_by_what_is_accepted() -> None:
     fake = FakeTime()
     limiter = RateLimiter(None, fake.clock, fake.sleep)
     fake.now = 1.0
-    limiter.on_success()  # one request in a second: concurrency, not the pace, is the bound
-    assert limiter.rate == pytest.approx(2.0 * 1.0 + RateLimiter.INITIAL)
+    limiter.on_success()  # one request in a window: concurrency, not the pace, is the bound
+    assert limiter.rate == pytest.approx(2.0 / RateLimiter.WINDOW + RateLimiter.INITIAL)
 
 
 def test_adaptive_first_429_halves_in_slow_start_then_settles_under_the_accepted_rate() -> None:
     fake = FakeTime()
     limiter = RateLimiter(None, fake.clock, fake.sleep)
-    succeed_steadily(limiter, fake, 80, 1.0)  # slow start: the pace doubled to 100
-    assert limiter.rate == pytest.approx(100.0)
+    succeed_steadily(limiter, fake, 80, 1.0)  # slow start, bounded by twice the accepted rate
+    assert limiter.rate == pytest.approx(2 * 80 + RateLimiter.INITIAL, rel=0.02)
+    grown = limiter.rate
     limiter.on_throttle(None)  # the episode begins at t=1: the server's bucket is empty
-    assert limiter.rate == pytest.approx(50.0)
+    assert limiter.rate == pytest.approx(grown / 2)
     succeed_steadily(limiter, fake, 30, 0.4)
     limiter.on_throttle(None)  # within HOLD of the last adjustment: only the probe's growth
-    assert limiter.rate == pytest.approx(50.0, rel=0.01)
+    assert limiter.rate == pytest.approx(grown / 2, rel=0.01)
     succeed_steadily(limiter, fake, 30, 0.6)
     limiter.on_throttle(None)  # t=2: 30 accepted in the 1 s since the episode began
     assert limiter.rate == pytest.approx(30.0 * RateLimiter.MARGIN, rel=0.05)
@@ -252,3 +261,44 @@ def test_adaptive_pacing_follows_the_new_rate() -> None:
     limiter.on_throttle(None)
     step = 1.0 / (RateLimiter.INITIAL * 0.5)
     assert slots(limiter, fake, 3) == pytest.approx([0.0, step, 2 * step])
+
+
+def simulate(limit: float | None, seconds: float, workers: int, latency: float) -> tuple[int, int]:
+    """Workers sending back to back through the adaptive limiter to a server with the
+    sandbox's token bucket (`limit`/s, one second of burst; Retry-After in whole seconds,
+    as the sandbox sends it), on a fake clock. Returns (accepted, throttled)."""
+    fake = FakeTime()
+    bucket = TokenBucket(limit, fake.clock) if limit else None
+    limiter = RateLimiter(None, fake.clock, fake.sleep)
+    ready = [(0.0, w) for w in range(workers)]  # when each worker sends its next request
+    accepted = throttled = 0
+    while (step := min(ready))[0] < seconds:
+        ready.remove(step)
+        fake.now = step[0]
+        with pytest.raises(StopIteration):  # the fake sleep never suspends: it moves the clock
+            limiter.acquire().send(None)
+        fake.now += latency
+        wait = bucket.take() if bucket else 0.0
+        if wait > 0:
+            throttled += 1
+            limiter.on_throttle(float(max(1, math.ceil(wait))))
+            ready.append((fake.now + max(1, math.ceil(wait)), step[1]))
+        else:
+            accepted += 1
+            limiter.on_success()
+            ready.append((fake.now, step[1]))
+    return accepted, throttled
+
+
+@pytest.mark.parametrize("limit", [20.0, 50.0])
+def test_adaptive_limiter_runs_at_a_token_buckets_limit_with_few_429s(limit: float) -> None:
+    accepted, throttled = simulate(limit, 65.0, workers=8, latency=0.004)
+    assert accepted / 65.0 >= 0.97 * limit
+    assert throttled / (accepted + throttled) <= 0.015
+
+
+def test_adaptive_limiter_reaches_an_unlimited_servers_speed_in_under_a_second() -> None:
+    capacity = 1000.0  # 4 workers, 4 ms a request: what the server can take
+    accepted, throttled = simulate(None, 10.0, workers=4, latency=4 / capacity)
+    assert throttled == 0
+    assert 10.0 - accepted / capacity < 1.0  # seconds lost to the slow start

@@ -93,7 +93,8 @@ def test_sigkill_anywhere_then_rerun_gives_the_uninterrupted_result(
         assert code == 0, err
         assert outcome(tmp_path, sb) == expected
         sent = [e for r in sb.requests() if r["method"] == "POST" for e in r["emails"]]
-    assert len(sent) - N <= 20 * 8, "at most the batches in flight at the kill are re-sent"
+    # the batches in flight at the kill, and those answered within the writer's COMMIT_DELAY
+    assert len(sent) - N <= 2 * 20 * 8, "at most the batches in flight at the kill are re-sent"
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -22,6 +22,7 @@ import httpx
 import orjson
 
 from importer.errors import AbortError
+from importer.sending.gate import InFlightGate
 from importer.sending.limiter import Clock, RateLimiter, Sleep
 from importer.settings import Credentials, is_loopback
 
@@ -126,6 +127,7 @@ class ApiClient:
         self.policy = policy
         self.stats = Stats()
         self.limiter = RateLimiter(rate, clock, sleep)
+        self.gate = InFlightGate(concurrency, clock)
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -165,11 +167,9 @@ class ApiClient:
         attempts = throttled = 0
         uncertain = False
         while True:
-            await self.limiter.acquire()
-            self.stats.requests += 1
             delay: float | None = None
             try:
-                response = await self.http.request(method, path, content=content, params=params)
+                response = await self._attempt(method, path, content, params)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 reason = self.redact(str(exc)) or type(exc).__name__
                 cause = f"cannot connect to {self.creds.base_url} ({reason})"
@@ -212,6 +212,22 @@ class ApiClient:
                 raise self._failed(cause, attempts + throttled)
             self.stats.retries += 1
             await self._sleep(self._backoff(attempts))
+
+    async def _attempt(
+        self, method: str, path: str, content: bytes | None, params: dict[str, str] | None
+    ) -> httpx.Response:
+        """One request, holding an in-flight permit (never while waiting to retry)."""
+        await self.gate.acquire()
+        rtt: float | None = None
+        try:
+            await self.limiter.acquire()
+            self.stats.requests += 1
+            sent = self._clock()
+            response = await self.http.request(method, path, content=content, params=params)
+            rtt = self._clock() - sent
+        finally:
+            self.gate.release(rtt)
+        return response
 
     def _late(self, started: float) -> bool:
         return self._clock() - started > self.policy.max_elapsed

@@ -7,17 +7,21 @@ requests for one email are never in flight at once.
 
 from __future__ import annotations
 
+import math
 import signal
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from importer.errors import ErrorRateExceeded, ImporterError
 from importer.journal import Journal, Outcome, PendingRow
 from importer.progress import Progress
 
+T = TypeVar("T")
+
 PAGE = 1000  # rows read (and marked attempted) from the journal at a time
+COMMIT_DELAY = 0.005  # seconds an acknowledgement waits for others to share its commit
 
 
 class Sender(Protocol):
@@ -75,7 +79,7 @@ async def deliver(
     propagates; one of `stop_signals` stops them too (in-flight requests are abandoned,
     their rows stay pending) and is returned."""
     tx, rx = anyio.create_memory_object_stream[list[PendingRow]](max(1, concurrency))
-    done_tx, done_rx = anyio.create_memory_object_stream[list[Outcome]](2 * max(1, concurrency))
+    done_tx, done_rx = anyio.create_memory_object_stream[list[Outcome]](math.inf)
     stopped: list[int] = []
 
     async def produce() -> None:
@@ -85,23 +89,28 @@ async def deliver(
                     await tx.send(page[start : start + sender.batch_size])
 
     async def work(
-        batches: ObjectReceiveStream[list[PendingRow]], done: ObjectSendStream[list[Outcome]]
+        batches: MemoryObjectReceiveStream[list[PendingRow]],
+        done: MemoryObjectSendStream[list[Outcome]],
     ) -> None:
         async with batches, done:
-            async for batch in batches:
-                await done.send(await sender.send(batch))
+            while (batch := await _next(batches)) is not None:
+                done.send_nowait(await sender.send(batch))  # the stream has no bound
 
     async def write() -> None:
-        """The one writer: commits whatever outcomes have arrived, in one transaction
-        (with per-contact requests, one commit a request would cost more than the request)."""
+        """The one writer. A commit per acknowledgement would cost more than a per-contact
+        request, so the first one waits COMMIT_DELAY for those of the other requests in
+        flight, and they commit together (a kill then re-sends a few ms more of rows)."""
         async with done_rx:
             async for outcomes in done_rx:
-                while True:
-                    try:
-                        outcomes = outcomes + done_rx.receive_nowait()
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                journal.record(outcomes)
+                try:
+                    await anyio.sleep(COMMIT_DELAY)
+                finally:  # stopped by a signal too: what was acknowledged is committed
+                    while True:
+                        try:
+                            outcomes = outcomes + done_rx.receive_nowait()
+                        except (anyio.WouldBlock, anyio.EndOfStream):
+                            break
+                    journal.record(outcomes)
                 progress.advance(len(outcomes))
                 budget.add(outcomes)
 
@@ -126,6 +135,21 @@ async def deliver(
     except* ImporterError as group:
         raise _first(group) from None
     return stopped[0] if stopped else None
+
+
+async def _next(stream: MemoryObjectReceiveStream[T]) -> T | None:
+    """The next item, or None at the end. No checkpoint while one is at hand: with
+    per-contact requests every trip through the event loop leaves a pooled connection
+    idle, and httpcore probes each idle connection (two system calls) at every request."""
+    try:
+        return stream.receive_nowait()
+    except anyio.WouldBlock:
+        try:
+            return await stream.receive()
+        except anyio.EndOfStream:
+            return None
+    except anyio.EndOfStream:
+        return None
 
 
 def _first(group: BaseExceptionGroup[ImporterError]) -> BaseException:

@@ -4,8 +4,12 @@ Requests are paced one slot at a time (no bursts): a steady pace just under a se
 limit never trips its token bucket, while bursts do. With `--rate` the pace is fixed.
 Without it the limiter finds the sustainable rate itself:
 
-- slow start: the pace doubles every second until the first 429 (growing only while the
-  server keeps up: when concurrency is the bound, a faster pace means nothing);
+- slow start: the pace grows by `rate / BRISK` doublings a second (at most `FASTEST`)
+  until the first 429, and only while the server keeps up (when concurrency is the
+  bound, a faster pace means nothing). Few 429s come of it even so, since a throttled
+  request holds its worker for the Retry-After or backoff: against a token bucket
+  (tests/test_client_units.py) it stays under 2% 429s at 20 and 50 requests/s and
+  reaches a fast server's speed in about a second;
 - the first 429 of an episode cuts the pace — by half in slow start, by the margin later —
   because the server's bucket is now known to be empty;
 - while the episode lasts (429s less than `QUIET` seconds apart), the server is accepting
@@ -30,12 +34,13 @@ class RateLimiter:
     INITIAL = 50.0
     MINIMUM = 0.2
     MAXIMUM = 5_000.0
-    GROWTH = 2.0  # per second, in slow start
+    BRISK = 25.0  # requests/s above which slow start doubles more than once a second
+    FASTEST = 8.0  # doublings a second in slow start, at most
     PROBE = 0.003  # per second, after the first 429
     MARGIN = 0.97  # pace relative to the accepted rate measured during a 429 episode
     HOLD = 0.5  # seconds between two adjustments
     QUIET = 3.0  # seconds without a 429 that end an episode
-    WINDOW = 3.0  # seconds of accepted requests that bound the growth
+    WINDOW = 0.5  # seconds of accepted requests that bound the growth
     GLOBAL_PAUSE = 2.0  # Retry-After at least this long pauses every request
     TOLERANCE = 0.01  # seconds a request may go early (the pace itself is kept)
 
@@ -76,7 +81,11 @@ class RateLimiter:
         if not self.adaptive:
             return
         elapsed, self._last_growth = now - self._last_growth, now
-        grown = self.rate * (self.GROWTH if self._slow_start else 1.0 + self.PROBE) ** elapsed
+        if self._slow_start:
+            doublings = max(1.0, min(self.FASTEST, self.rate / self.BRISK))
+            grown = self.rate * 2.0 ** (doublings * elapsed)
+        else:
+            grown = self.rate * (1.0 + self.PROBE) ** elapsed
         ceiling = 2.0 * self.recent_rate(now) + self.INITIAL
         self.rate = min(self.MAXIMUM, max(self.rate, min(grown, ceiling)))
 
