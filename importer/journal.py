@@ -52,6 +52,13 @@ CREATE TABLE IF NOT EXISTS account.known (
 _SUCCESS = ("created", "updated", "upserted")
 
 
+def _with_warning(param: str) -> str:
+    """SQL for the row's warnings with the one in `param` appended (a NULL appends none)."""
+    return (
+        f"COALESCE(warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || {param}, warnings)"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PendingRow:
     row: int
@@ -183,8 +190,8 @@ class Journal:
                     f"{', '.join(map(str, merged))} (same email)",
                 )
                 self.db.executemany(
-                    "UPDATE rows SET status = 'duplicate', merged_into = ?, warnings = "
-                    "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
+                    "UPDATE rows SET status = 'duplicate', merged_into = ?, "
+                    f"warnings = {_with_warning('?')} WHERE row = ?",
                     (
                         (survivor, f"same email as row {survivor}: merged into it", r)
                         for r in merged
@@ -203,8 +210,7 @@ class Journal:
 
     def _add_warning(self, row: int, warning: str) -> None:
         self.db.execute(
-            "UPDATE rows SET warnings = "
-            "warnings || CASE WHEN warnings = '' THEN '' ELSE '; ' END || ? WHERE row = ?",
+            f"UPDATE rows SET warnings = {_with_warning('?')} WHERE row = ?",
             (warning, row),
         )
 
@@ -271,9 +277,8 @@ class Journal:
         outcomes = list(outcomes)
         with self._transaction():
             self.db.executemany(
-                "UPDATE rows SET status = ?1, contact_id = ?2, error = ?3, warnings = CASE "
-                "WHEN ?4 IS NULL THEN warnings WHEN warnings = '' THEN ?4 "
-                "ELSE warnings || '; ' || ?4 END WHERE row = ?5",
+                "UPDATE rows SET status = ?1, contact_id = ?2, error = ?3, "
+                f"warnings = {_with_warning('?4')} WHERE row = ?5",
                 [(o.status, o.contact_id, o.error, o.warning, o.row) for o in outcomes],
             )
             self.db.executemany(

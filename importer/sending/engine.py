@@ -7,6 +7,7 @@ requests for one email are never in flight at once.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 from typing import Protocol, TypeVar
@@ -142,12 +143,9 @@ async def _next(stream: MemoryObjectReceiveStream[T]) -> T | None:
     per-contact requests every trip through the event loop leaves a pooled connection
     idle, and httpcore probes each idle connection (two system calls) at every request."""
     try:
-        return stream.receive_nowait()
-    except anyio.WouldBlock:
-        try:
-            return await stream.receive()
-        except anyio.EndOfStream:
-            return None
+        with contextlib.suppress(anyio.WouldBlock):
+            return stream.receive_nowait()
+        return await stream.receive()
     except anyio.EndOfStream:
         return None
 
