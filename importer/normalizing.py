@@ -170,17 +170,28 @@ def normalize_phone(text: str, region: str | None) -> tuple[str | None, str | No
     return None, f"invalid phone {text!r}"
 
 
+_NUMBER_JUNK = re.compile(r"[\s\u00a0'\u2019€$£¥]")
+
+
+def _number_shape(sep: str) -> re.Pattern[str]:
+    t, s = re.escape("." if sep == "," else ","), re.escape(sep)
+    return re.compile(
+        rf"[+-]?(?:[0-9]{{1,3}}(?:{t}[0-9]{{3}})+|[0-9]+)(?:{s}[0-9]+)?|[+-]?{s}[0-9]+"
+    )
+
+
+_NUMBER_SHAPES = {sep: _number_shape(sep) for sep in ".,"}  # by decimal separator
+
+
 def parse_number(text: str, decimal: str | None) -> int | float:
     """Numbers written as text, Italian (1.234,56) or English (1,234.56).
 
     Thousands separators must group digits by three; a number written the other way than
     the mapping's `decimal` is an error rather than a value off by a factor of 1,000.
     """
-    compact = re.sub(r"[\s\u00a0'\u2019€$£¥]", "", text)
+    compact = _NUMBER_JUNK.sub("", text)
     sep = decimal or _detect_decimal(compact, text)
-    t, s = re.escape("." if sep == "," else ","), re.escape(sep)
-    shape = rf"[+-]?(?:[0-9]{{1,3}}(?:{t}[0-9]{{3}})+|[0-9]+)(?:{s}[0-9]+)?|[+-]?{s}[0-9]+"
-    if not re.fullmatch(shape, compact):
+    if not _NUMBER_SHAPES[sep].fullmatch(compact):
         written = f" with decimal separator {sep!r}" if decimal else ""
         raise CellError(f"{text!r} is not a number{written}")
     plain = compact.replace("." if sep == "," else ",", "").replace(sep, ".")

@@ -22,7 +22,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cached_property
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -76,10 +75,14 @@ class SourceRow:
     cells: tuple[Cell, ...]
     problem: str | None = None
 
-    @cached_property
+    @property
     def empty(self) -> bool:
-        """Asked by the reader and again by the normalizer: computed once."""
-        return all(c is None or (isinstance(c, str) and not c.strip()) for c in self.cells)
+        """On every row, twice: a plain loop (all() over a generator, or a cached_property
+        with its lock, cost several times more than the check)."""
+        for c in self.cells:
+            if c is not None and (not isinstance(c, str) or c.strip()):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
