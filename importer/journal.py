@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS account.known (
 );
 """
 _SUCCESS = ("created", "updated", "upserted")
+APPLY_BATCH = 2000  # planned changes written per transaction
+# a planned change: row, status, merged_into, payload, digest, phone, warning (None: unchanged)
+_Change = tuple[int, str | None, int | None, bytes | None, bytes | None, str | None, str]
 
 
 def _with_warning(param: str) -> str:
@@ -175,44 +178,59 @@ class Journal:
         self.db.execute("DROP TABLE temp.grouped")
 
     def merge(self, merges: Iterable[tuple[int, dict[str, Any], list[int]]]) -> None:
-        """Fold each `merged` row list into its survivor, which is sent once for all of them
-        (one transaction for many groups)."""
-        with self._transaction():
-            for survivor, payload, merged in merges:
-                phone = payload.get("phone")
-                self.db.execute(
-                    "UPDATE rows SET payload = ?, digest = ?, phone = ? WHERE row = ?",
-                    (*encode(payload), phone if isinstance(phone, str) else None, survivor),
-                )
-                self._add_warning(
-                    survivor,
-                    f"merged with row{'s' if len(merged) > 1 else ''} "
-                    f"{', '.join(map(str, merged))} (same email)",
-                )
-                self.db.executemany(
-                    "UPDATE rows SET status = 'duplicate', merged_into = ?, "
-                    f"warnings = {_with_warning('?')} WHERE row = ?",
-                    (
-                        (survivor, f"same email as row {survivor}: merged into it", r)
-                        for r in merged
-                    ),
-                )
+        """Fold each `merged` row list into its survivor, which is sent once for all of them.
+        Recorded as changes: `apply_changes` writes them."""
+        changes: list[_Change] = []
+        for survivor, payload, merged in merges:
+            phone = payload.get("phone")
+            phone = phone if isinstance(phone, str) else None
+            also = f"row{'s' if len(merged) > 1 else ''} {', '.join(map(str, merged))}"
+            warning = f"merged with {also} (same email)"
+            changes.append((survivor, None, None, *encode(payload), phone, warning))
+            warning = f"same email as row {survivor}: merged into it"
+            changes.extend((r, "duplicate", survivor, None, None, None, warning) for r in merged)
+        self._change(changes)
 
     def drop_phones(self, drops: Iterable[tuple[int, dict[str, Any], str]]) -> None:
-        """Send these rows without their phone, each with its warning."""
-        with self._transaction():
-            for row, payload, warning in drops:
-                self._add_warning(row, warning)
-                self.db.execute(
-                    "UPDATE rows SET payload = ?, digest = ?, phone = NULL WHERE row = ?",
-                    (*encode(payload), row),
-                )
-
-    def _add_warning(self, row: int, warning: str) -> None:
-        self.db.execute(
-            f"UPDATE rows SET warnings = {_with_warning('?')} WHERE row = ?",
-            (warning, row),
+        """Send these rows without their phone, each with its warning (recorded as changes)."""
+        self._change(
+            (row, None, None, *encode(payload), None, warning) for row, payload, warning in drops
         )
+
+    def _change(self, changes: Iterable[_Change]) -> None:
+        self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS changes (row INTEGER PRIMARY KEY, status TEXT, "
+            "merged_into INTEGER, payload BLOB, digest BLOB, phone TEXT, warning TEXT)"
+        )
+        with self._transaction():
+            self.db.executemany("INSERT INTO temp.changes VALUES (?, ?, ?, ?, ?, ?, ?)", changes)
+
+    def apply_changes(self) -> None:
+        """Write the recorded changes in row order, APPLY_BATCH rows a transaction: the rows
+        they touch are scattered over the table, and in order each page is rewritten once
+        (in the order the planner found them, 3 times slower at 2M rows)."""
+        self._change(())
+        bounds = self.db.execute(
+            "SELECT row FROM (SELECT row, ROW_NUMBER() OVER (ORDER BY row) AS n "
+            "FROM temp.changes) WHERE n % ? = 0",
+            (APPLY_BATCH,),
+        ).fetchall()
+        start = 0
+        for (end,) in [*bounds, (None,)]:
+            with self._transaction():
+                self.db.execute(
+                    "UPDATE rows SET status = COALESCE(c.status, rows.status), "
+                    "merged_into = COALESCE(c.merged_into, rows.merged_into), "
+                    "payload = COALESCE(c.payload, rows.payload), "
+                    "digest = COALESCE(c.digest, rows.digest), "
+                    "phone = CASE WHEN c.payload IS NULL THEN rows.phone ELSE c.phone END, "
+                    f"warnings = {_with_warning('c.warning')} "
+                    "FROM temp.changes c WHERE c.row = rows.row AND c.row > ?1 "
+                    "AND (?2 IS NULL OR c.row <= ?2)",
+                    (start, end),
+                )
+            start = end
+        self.db.execute("DROP TABLE temp.changes")
 
     # -- sending --------------------------------------------------------------------------
     def count_unknown_pending(self) -> int:

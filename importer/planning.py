@@ -16,7 +16,7 @@ from importer.journal import Journal, PendingRow
 from importer.settings import Target
 
 _TABLES = ("customFields", "marketingConsent")
-WRITE_BATCH = 1000  # groups rewritten per transaction
+WRITE_BATCH = 1000  # groups recorded at a time
 
 
 def merge_payloads(
@@ -74,5 +74,7 @@ def resolve_shared_phones(journal: Journal) -> int:
 
 def plan(journal: Journal, target: Target) -> None:
     resolve_duplicates(journal)
+    journal.apply_changes()  # shared phones are looked for among the merged rows
     if target == "minimo":
         resolve_shared_phones(journal)
+        journal.apply_changes()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
-from importer.planning import merge_payloads
+from importer import journal
+from importer.journal import Journal
+from importer.normalizing import Staged, record
+from importer.planning import merge_payloads, plan
 
 
 @pytest.mark.parametrize(
@@ -122,3 +127,56 @@ def test_a_json_object_value_is_replaced_not_merged(
 ) -> None:
     """A JSON object is one field value: the later one wins whole (only field tables merge)."""
     assert merge_payloads(base, later) == expected
+
+
+def test_plan_applies_its_changes_in_small_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes are written APPLY_BATCH rows a transaction, in row order: every batch lands,
+    and shared phones are found among the rows as merged."""
+    monkeypatch.setattr(journal, "APPLY_BATCH", 2)
+    rows: list[tuple[str, str | None, dict[str, Any]]] = [
+        ("a@gmail.com", "+393391234567", {"customFields": {"company": "ACME"}}),  # 2
+        ("b@gmail.com", "+393401234567", {}),  # 3
+        ("a@gmail.com", None, {"customFields": {"tier": "gold"}}),  # 4
+        ("c@gmail.com", "+393391234567", {}),  # 5: a's phone, once a is merged
+        ("b@gmail.com", "+393401234567", {}),  # 6
+        ("b@gmail.com", None, {}),  # 7
+        ("d@gmail.com", "+393401234567", {}),  # 8: b's phone
+    ]
+    with Journal(tmp_path / "job.sqlite") as j:
+        staged = []
+        for number, (email, phone, extra) in enumerate(rows, start=2):
+            payload = {"email": email, **({"phone": phone} if phone else {}), **extra}
+            staged.append(record(Staged(number, "pending", email, phone, payload)))
+        j.add_staged(staged)
+        plan(j, "minimo")
+        report = [(r.row, r.phone, r.status, r.warning) for r in j.report_rows(dry_run=True)]
+        found = j.db.execute("SELECT payload FROM rows WHERE row = 4").fetchone()
+    survivor = orjson.loads(found[0])
+    assert report == [
+        (2, "+393391234567", "duplicate", "same email as row 4: merged into it"),
+        (3, "+393401234567", "duplicate", "same email as row 7: merged into it"),
+        (4, "+393391234567", "valid", "merged with row 2 (same email)"),
+        (
+            5,
+            "",
+            "valid",
+            "phone +393391234567 is also on row 4 (a@gmail.com): sent without phone, "
+            "or Minimo would merge the two contacts",
+        ),
+        (6, "+393401234567", "duplicate", "same email as row 7: merged into it"),
+        (7, "+393401234567", "valid", "merged with rows 3, 6 (same email)"),
+        (
+            8,
+            "",
+            "valid",
+            "phone +393401234567 is also on row 7 (b@gmail.com): sent without phone, "
+            "or Minimo would merge the two contacts",
+        ),
+    ]
+    assert survivor == {
+        "email": "a@gmail.com",
+        "phone": "+393391234567",
+        "customFields": {"company": "ACME", "tier": "gold"},
+    }
