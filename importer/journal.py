@@ -317,21 +317,52 @@ class Journal:
 
     # -- reporting ------------------------------------------------------------------------
     def report_rows(self, dry_run: bool) -> Iterator[ReportRow]:
-        """Every row in source order, as reported: a duplicate shares its survivor's id and
-        any error (and is `pending` while its survivor is); a dry run's pending rows are
-        `valid`. Resolved in SQL: this runs once per row of the file."""
-        cursor = self.db.execute(
-            "SELECT r.row, COALESCE(r.email, ''), COALESCE(r.phone, ''), "
-            "CASE WHEN r.status = 'duplicate' AND s.status = 'error' THEN 'error' "
-            "WHEN r.status = 'duplicate' AND s.status = 'pending' AND NOT ?1 THEN 'pending' "
-            "WHEN r.status = 'pending' AND ?1 THEN 'valid' ELSE r.status END, "
-            "COALESCE(r.contact_id, s.contact_id, ''), "
-            "CASE WHEN r.status = 'duplicate' AND s.status = 'error' "
-            "THEN 'row ' || r.merged_into || ': ' || s.error ELSE COALESCE(r.error, '') END, "
-            "r.warnings FROM rows r LEFT JOIN rows s ON s.row = r.merged_into ORDER BY r.row",
-            (dry_run,),
-        )
-        return map(ReportRow._make, cursor)
+        """Every row in source order, as reported (see `read_report`)."""
+        return _report_rows(self.db, dry_run, 0, None)
+
+    def report_parts(self, parts: int) -> list[tuple[int, int | None]]:
+        """`parts` ranges (after, up to) of row numbers, as many rows each."""
+        total = int(self.db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
+        if total < parts:
+            return [(0, None)]
+        cuts = [
+            int(self.db.execute("SELECT row FROM rows ORDER BY row LIMIT 1 OFFSET ?", (n,))
+                .fetchone()[0])
+            for n in (total * i // parts - 1 for i in range(1, parts))
+        ]  # fmt: skip
+        starts = [0, *cuts]
+        return list(zip(starts, [*cuts, None], strict=True))
+
+
+def read_report(path: Path, dry_run: bool, after: int, upto: int | None) -> Iterator[ReportRow]:
+    """The report's rows numbered after..upto, read by another process than the one that holds
+    the job (read-only, without its lock): the report is written in parts on several cores."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        yield from _report_rows(db, dry_run, after, upto)
+    finally:
+        db.close()
+
+
+def _report_rows(
+    db: sqlite3.Connection, dry_run: bool, after: int, upto: int | None
+) -> Iterator[ReportRow]:
+    """Rows in source order, as reported: a duplicate shares its survivor's id and any error
+    (and is `pending` while its survivor is); a dry run's pending rows are `valid`. Resolved
+    in SQL: this runs once per row of the file."""
+    cursor = db.execute(
+        "SELECT r.row, COALESCE(r.email, ''), COALESCE(r.phone, ''), "
+        "CASE WHEN r.status = 'duplicate' AND s.status = 'error' THEN 'error' "
+        "WHEN r.status = 'duplicate' AND s.status = 'pending' AND NOT ?1 THEN 'pending' "
+        "WHEN r.status = 'pending' AND ?1 THEN 'valid' ELSE r.status END, "
+        "COALESCE(r.contact_id, s.contact_id, ''), "
+        "CASE WHEN r.status = 'duplicate' AND s.status = 'error' "
+        "THEN 'row ' || r.merged_into || ': ' || s.error ELSE COALESCE(r.error, '') END, "
+        "r.warnings FROM rows r LEFT JOIN rows s ON s.row = r.merged_into "
+        "WHERE r.row > ?2 AND (?3 IS NULL OR r.row <= ?3) ORDER BY r.row",
+        (dry_run, after, upto),
+    )
+    return map(ReportRow._make, cursor)
 
 
 def _grouped(cursor: sqlite3.Cursor, key: int) -> Iterator[list[PendingRow]]:

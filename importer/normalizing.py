@@ -485,10 +485,15 @@ CHUNK = 2000  # rows per batch: one transaction in the journal, one task for a w
 PARALLEL_BYTES = 8 << 20  # sources larger than this are normalized by worker processes
 
 
+def cores() -> int:
+    """The cores this process may use, at most 4 (what a staging or report pass can use)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(usable or 1, 4)
+
+
 def workers_for(size: int) -> int:
-    """Normalizing costs ~50 µs a row (phones most): use the second core for big files."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(cores or 1, 4) if size > PARALLEL_BYTES else 1
+    """Normalizing costs ~40 µs a row (phones most): use the other cores for big files."""
+    return cores() if size > PARALLEL_BYTES else 1
 
 
 def normalize_all(

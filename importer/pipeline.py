@@ -32,15 +32,15 @@ from importer import planning
 from importer.errors import AbortError, ImporterError, Interrupted, SourceError, UsageError
 from importer.journal import Journal, account_path, journal_path
 from importer.mapping import Mapping, bind, load_mapping
-from importer.normalizing import Normalizer, normalize_all, workers_for
+from importer.normalizing import Normalizer, cores, normalize_all, workers_for
 from importer.progress import NullProgress, Progress
 from importer.reading import ReadOptions, open_source
 from importer.reporting import (
     check_report_path,
     check_writable,
     summary_text,
+    write_job_report,
     write_rejects,
-    write_report,
 )
 from importer.sending import minimo, notifuse
 from importer.sending.client import ApiClient, RequestFailed, RetryPolicy, Stats
@@ -319,7 +319,7 @@ def _sender(
 def _write_outputs(
     journal: Journal, settings: RunSettings, read: ReadOptions, report: Path, dry_run: bool
 ) -> dict[str, int]:
-    counts = write_report(journal.report_rows(dry_run), report)
+    counts = write_job_report(journal, dry_run, report, cores())
     if settings.rejects is not None:
         with open_source(settings.source, read) as source:
             write_rejects(source, journal.report_rows(dry_run), settings.rejects)

@@ -10,7 +10,8 @@ from openpyxl import load_workbook
 
 from importer import reporting
 from importer.errors import UsageError
-from importer.journal import ReportRow
+from importer.journal import Journal, ReportRow
+from importer.normalizing import Staged, record
 
 
 def rows(n: int) -> list[ReportRow]:
@@ -58,3 +59,32 @@ def test_unknown_report_extension_is_a_usage_error(tmp_path: Path) -> None:
     assert caught.value.paragraph() == (
         f"Cannot write {tmp_path / 'r.txt'} as .txt. Use one of: .csv, .xlsx, .jsonl."
     )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_long_report_written_in_parts_equals_the_one_written_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    """Worker processes write a long report in parts (BOM and header only in the first),
+    joined into the same bytes as one process writes."""
+    monkeypatch.setattr(reporting, "PARALLEL_ROWS", 5)
+    with Journal(tmp_path / "job.sqlite") as j:
+        j.add_staged(
+            record(Staged(n, "pending", f"lead{n}@gmail.com", "+393330000000", {"n": n}))
+            if n % 4
+            else record(Staged(n, "error", f"=lead{n}", None, None, (), f"bad row {n}"))
+            for n in range(2, 13)
+        )
+        at_once = reporting.write_job_report(j, True, tmp_path / f"one{suffix}", workers=1)
+        in_parts = reporting.write_job_report(j, True, tmp_path / f"three{suffix}", workers=3)
+    assert at_once == in_parts == {"valid": 8, "error": 3}
+    assert (tmp_path / f"three{suffix}").read_bytes() == (tmp_path / f"one{suffix}").read_bytes()
+    lines = (tmp_path / f"three{suffix}").read_bytes().splitlines()
+    assert len(lines) == 11 + (suffix == ".csv")
+    if suffix == ".csv":
+        assert lines[0] == b"\xef\xbb\xbfrow,email,phone,status,contact_id,error,warning"
+        assert lines[3] == b"4,'=lead4,,error,,bad row 4,"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("one", "three"))) == [
+        f"one{suffix}",
+        f"three{suffix}",
+    ]
