@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import phonenumbers
@@ -34,9 +34,9 @@ from importer.reading import Cell, SourceRow
 from importer.settings import Target
 
 
-@dataclass(frozen=True, slots=True)
-class Staged:
-    """One source row after mapping: `pending` (to send), `error` or `skipped`."""
+class Staged(NamedTuple):
+    """One source row after mapping: `pending` (to send), `error` or `skipped` (a tuple:
+    one per row of the file)."""
 
     row: int
     status: str
@@ -514,9 +514,7 @@ def normalize_all(
     with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=spec) as pool:
         pending: deque[Future[list[StagedRecord]]] = deque()
         for chunk in chunks:
-            pending.append(
-                pool.submit(_normalize_chunk, [(r.number, r.cells, r.problem) for r in chunk])
-            )
+            pending.append(pool.submit(_normalize_chunk, chunk))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
@@ -532,6 +530,6 @@ def _start_worker(text: str, target: Target, headers: tuple[str, ...], clear_emp
     _worker = Normalizer(bind(mapping, headers, "source"), clear_empty)
 
 
-def _normalize_chunk(rows: list[tuple[int, tuple[Cell, ...], str | None]]) -> list[StagedRecord]:
+def _normalize_chunk(rows: list[SourceRow]) -> list[StagedRecord]:
     assert _worker is not None, "initializer ran"
-    return _worker.records([SourceRow(*row) for row in rows])
+    return _worker.records(rows)
