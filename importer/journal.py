@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from importer.errors import JobLockedError
-from importer.normalizing import StagedRecord, encode
+from importer.normalizing import StagedRecord, cores, encode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,6 +112,7 @@ class Journal:
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"PRAGMA threads={cores()}")  # planning's sorts use the other cores too
         self.db.executescript(_SCHEMA)
         self.db.execute("ATTACH DATABASE ? AS account", (str(account or ":memory:"),))
         self.db.execute("PRAGMA account.journal_mode=WAL")
