@@ -97,7 +97,8 @@ class ReportRow(NamedTuple):
 class Journal:
     """An open, locked job database."""
 
-    def __init__(self, path: Path, account: Path | None = None) -> None:
+    def __init__(self, path: Path, account: Path | None = None, durable: bool = True) -> None:
+        """`durable=False` for a journal thrown away after the run (a dry run's): no fsync."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = open(f"{path}.lock", "w")  # noqa: SIM115 - held for the journal's life
@@ -111,7 +112,7 @@ class Journal:
             ) from None
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
         self.db.execute(f"PRAGMA threads={cores()}")  # planning's sorts use the other cores too
         self.db.executescript(_SCHEMA)
         self.db.execute("ATTACH DATABASE ? AS account", (str(account or ":memory:"),))

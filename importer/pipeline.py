@@ -101,7 +101,7 @@ def run(settings: RunSettings, context: Context) -> RunResult:
         if creds is None:
             with (
                 tempfile.TemporaryDirectory(prefix="importer-dry-run-") as tmp,
-                Journal(Path(tmp) / "job.sqlite") as journal,
+                Journal(Path(tmp) / "job.sqlite", durable=False) as journal,
             ):
                 _stage(journal, settings, mapping, read, context.progress)
                 counts = _write_outputs(journal, settings, read, report, dry_run=True)
