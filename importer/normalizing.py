@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 import phonenumbers
@@ -311,9 +311,12 @@ _CONVERTERS: dict[str, Converter] = {
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """One field, resolved once: where its cell is and how it becomes a value."""
+    """One field, resolved once: where its cell is and how it becomes a value (what every
+    cell needs is an attribute of its own: this is read a few million times a run)."""
 
     field: BoundField
+    spec: FieldSpec
+    index: int | None  # of the cell; None: a constant or a column the file does not have
     head: str  # payload key, or the table (customFields, marketingConsent)
     key: str | None  # the key inside that table
     convert: Converter
@@ -345,8 +348,8 @@ class Normalizer:
                 continue
             head, dot, key = field.spec.name.partition(".")
             plan = _Plan(
-                field, head, key if dot else None, _CONVERTERS[field.spec.type],
-                field.spec.name == "phone",
+                field, field.spec, field.index, head, key if dot else None,
+                _CONVERTERS[field.spec.type], field.spec.name == "phone",
             )  # fmt: skip
             if not field.spec.columns:
                 self.constants[field.spec.name] = self._constant(field.spec)
@@ -426,14 +429,14 @@ class Normalizer:
 
     def _value(self, cells: tuple[Cell, ...], plan: _Plan) -> tuple[bool, Any]:
         """(present, value): an empty cell is never a value (omitted, or None under clear)."""
-        field = plan.field
-        spec = field.spec
-        if field.index is None:
+        spec = plan.spec
+        index = plan.index
+        if index is None:
             if not spec.columns:
                 return True, self.constants[spec.name]
             cell: Cell = None
         else:
-            cell = cells[field.index] if field.index < len(cells) else None
+            cell = cells[index] if index < len(cells) else None
         text = "" if cell is None else cell_text(cell)
         if not text:
             if spec.default is None:
@@ -445,7 +448,7 @@ class Normalizer:
             if key in spec.values:
                 return True, spec.values[key]
         if plan.is_phone:
-            return True, self._phone(cells, field, cell, text)
+            return True, self._phone(cells, plan.field, cell, text)
         return True, plan.convert(cell, text, spec, self.options)
 
     def _phone(self, cells: tuple[Cell, ...], field: BoundField, cell: Cell, text: str) -> str:
@@ -503,23 +506,41 @@ def workers_for(size: int) -> int:
     return cores() if size > PARALLEL_BYTES else 1
 
 
+class Store(Protocol):
+    def add(self, batch: list[StagedRecord]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Stager(Protocol):
+    """Opens a Store in the process that normalizes (pickled to the workers)."""
+
+    def open(self) -> Store: ...
+
+
 def normalize_all(
-    rows: Iterator[SourceRow], bound: BoundMapping, clear_empty: bool, workers: int
-) -> Iterator[list[StagedRecord]]:
-    """Staged records in source order, a CHUNK at a time, with flat memory: at most two
-    chunks per worker are in flight. Workers rebuild the mapping from its TOML text (a
-    bound mapping holds read-only views that do not pickle)."""
+    rows: Iterator[SourceRow], bound: BoundMapping, clear_empty: bool, workers: int, to: Stager
+) -> Iterator[int]:
+    """Normalize the rows into the store `to` opens, a CHUNK at a time; yields each chunk's
+    size as it is stored. With flat memory: at most two chunks per worker are in flight.
+    Workers store their chunks themselves (nothing comes back to this process) and rebuild
+    the mapping from its TOML text (a bound mapping holds read-only views that do not pickle)."""
     chunks = (list(chunk) for chunk in iter(lambda: tuple(islice(rows, CHUNK)), ()))
     if workers <= 1:
         normalize = Normalizer(bound, clear_empty)
-        for chunk in chunks:
-            yield normalize.records(chunk)
+        store = to.open()
+        try:
+            for chunk in chunks:
+                store.add(normalize.records(chunk))
+                yield len(chunk)
+        finally:
+            store.close()
         return
     m = bound.mapping
-    spec = (m.text, m.target, bound.headers, clear_empty)
+    spec = (m.text, m.target, bound.headers, clear_empty, to)
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
     with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=spec) as pool:
-        pending: deque[Future[list[StagedRecord]]] = deque()
+        pending: deque[Future[int]] = deque()
         for chunk in chunks:
             pending.append(pool.submit(_normalize_chunk, chunk))
             if len(pending) >= 2 * workers:
@@ -528,15 +549,23 @@ def normalize_all(
             yield pending.popleft().result()
 
 
-_worker: Normalizer | None = None  # set once in each worker process, never in the main one
+# set once in each worker process, never in the main one (its store closes when it exits)
+_worker: tuple[Normalizer, Store, int] | None = None
 
 
-def _start_worker(text: str, target: Target, headers: tuple[str, ...], clear_empty: bool) -> None:
+def _start_worker(
+    text: str, target: Target, headers: tuple[str, ...], clear_empty: bool, to: Stager
+) -> None:
     global _worker
     mapping = parse_mapping(tomllib.loads(text), text, "mapping", target)
-    _worker = Normalizer(bind(mapping, headers, "source"), clear_empty)
+    _worker = Normalizer(bind(mapping, headers, "source"), clear_empty), to.open(), os.getppid()
 
 
-def _normalize_chunk(rows: list[SourceRow]) -> list[StagedRecord]:
+def _normalize_chunk(rows: list[SourceRow]) -> int:
     assert _worker is not None, "initializer ran"
-    return _worker.records(rows)
+    normalize, store, parent = _worker
+    records = normalize.records(rows)
+    if os.getppid() != parent:  # the run was killed: its rerun may be staging afresh already
+        os._exit(1)
+    store.add(records)
+    return len(rows)

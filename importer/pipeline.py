@@ -204,9 +204,8 @@ def _stage(
         clear = mapping.options.empty == "clear"
         workers = workers_for(settings.source.stat().st_size)
         progress.start("staging", None)
-        for batch in normalize_all(source.rows(), bound, clear, workers):
-            journal.add_staged(batch)
-            progress.advance(len(batch))
+        for stored in normalize_all(source.rows(), bound, clear, workers, journal.stager()):
+            progress.advance(stored)
         progress.close()
     planning.plan(journal, mapping.target)
     journal.set("staged", "1")

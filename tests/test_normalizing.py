@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from importer.journal import Journal
 from importer.mapping import bind, parse_mapping
 from importer.normalizing import (
+    CHUNK,
     CellError,
     Normalizer,
     Staged,
@@ -775,7 +777,8 @@ phone = "Phone"
     assert [s.warnings for s in staged] == [(), ()]
 
 
-def test_worker_processes_give_the_same_records_in_the_same_order(tmp_path: Path) -> None:
+def test_worker_processes_store_the_same_records(tmp_path: Path) -> None:
+    """Workers store their chunks themselves, into the job database, as one process does."""
     source = tmp_path / "leads.csv"
     lines = ["Email;Phone;Spesa;Iscritto"]
     for i in range(5000):
@@ -796,11 +799,14 @@ phone = "Phone"
     mapping = parse_mapping(tomllib.loads(toml), toml, "m.toml")
     results = []
     for workers in (1, 2):
-        with open_source(source, ReadOptions()) as src:
+        with (
+            open_source(source, ReadOptions()) as src,
+            Journal(tmp_path / f"job{workers}.sqlite") as journal,
+        ):
             bound = bind(mapping, src.headers, "leads.csv")
-            results.append(
-                [r for batch in normalize_all(src.rows(), bound, False, workers) for r in batch]
-            )
+            chunks = list(normalize_all(src.rows(), bound, False, workers, journal.stager()))
+            results.append(journal.db.execute("SELECT * FROM rows ORDER BY row").fetchall())
+        assert chunks == [CHUNK, CHUNK, 1000]
     assert len(results[0]) == 5000
     assert results[1] == results[0]
     assert results[0][17][1:3] == ("error", "bad 17")
