@@ -105,6 +105,7 @@ class Journal:
         """`durable=False` for a journal thrown away after the run (a dry run's): no fsync."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.account = account
         self.durable = durable
         self._lock = open(f"{path}.lock", "w")  # noqa: SIM115 - held for the journal's life
         try:
@@ -115,9 +116,7 @@ class Journal:
                 "Another run of this same job is in progress (its journal is locked).",
                 "Wait for it to finish, or stop it; then run again to resume.",
             ) from None
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
+        self.db = _connect(path, durable)
         self.db.execute(f"PRAGMA threads={cores()}")  # planning's sorts use the other cores too
         self.db.executescript(_SCHEMA)
         self.db.execute("ATTACH DATABASE ? AS account", (str(account or ":memory:"),))
@@ -264,9 +263,11 @@ class Journal:
             ).fetchall()
             if not found:
                 return
-            with self._transaction():
-                self.db.executemany(
-                    "UPDATE rows SET attempted = 1 WHERE row = ?", ((f[0],) for f in found)
+            with self._transaction():  # the same rows: only this job's sending changes them
+                self.db.execute(
+                    "UPDATE rows SET attempted = 1 WHERE status = 'pending' AND row > ? "
+                    "AND row <= ?",
+                    (after, found[-1][0]),
                 )
             yield [PendingRow(r, e, orjson.loads(p), bool(a), pr) for r, e, p, a, pr in found]
             after = found[-1][0]
@@ -295,23 +296,11 @@ class Journal:
         return {str(s): int(n) for s, n in found}
 
     def record(self, outcomes: Iterable[Outcome]) -> None:
-        """Commit acknowledgements; from here on these rows are never sent again by this job.
+        """Commit acknowledgements (see `Recorder.record`)."""
+        _record(self.db, outcomes)
 
-        Successes also become the account's last known state of those emails.
-        """
-        outcomes = list(outcomes)
-        with self._transaction():
-            self.db.executemany(
-                "UPDATE rows SET status = ?1, contact_id = ?2, error = ?3, "
-                f"warnings = {_with_warning('?4')} WHERE row = ?5",
-                [(o.status, o.contact_id, o.error, o.warning, o.row) for o in outcomes],
-            )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO account.known (email, contact_id, digest) "
-                "SELECT email, COALESCE(?, (SELECT contact_id FROM account.known "
-                "WHERE email = rows.email)), digest FROM rows WHERE row = ?",
-                [(o.contact_id, o.row) for o in outcomes if o.status in _SUCCESS],
-            )
+    def recorder(self) -> Recorder:
+        return Recorder(self)
 
     def known(self, emails: list[str]) -> dict[str, str | None]:
         """Emails this account already acknowledged (any job), with their contact ids."""
@@ -382,6 +371,58 @@ def read_report(path: Path, dry_run: bool, after: int, upto: int | None) -> Iter
         yield from _report_rows(db, dry_run, after, upto)
     finally:
         db.close()
+
+
+def _connect(path: Path, durable: bool, check_same_thread: bool = True) -> sqlite3.Connection:
+    db = sqlite3.connect(
+        path, isolation_level=None, timeout=60, check_same_thread=check_same_thread
+    )
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
+    return db
+
+
+class Recorder:
+    """A second connection to a journal, for the one task that commits acknowledgements:
+    it may run in a thread while the event loop goes on sending (SQLite does the work
+    without the GIL; its write lock keeps the two connections' transactions apart)."""
+
+    def __init__(self, journal: Journal) -> None:
+        assert journal.account is not None, "a journal that sends has an account database"
+        self.db = _connect(journal.path, journal.durable, check_same_thread=False)
+        self.db.execute("ATTACH DATABASE ? AS account", (str(journal.account),))
+        self.db.execute("PRAGMA account.synchronous=NORMAL")
+
+    def record(self, outcomes: Iterable[Outcome]) -> None:
+        """Commit acknowledgements; from here on these rows are never sent again by this job.
+        Called from one thread at a time."""
+        _record(self.db, outcomes)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _record(db: sqlite3.Connection, outcomes: Iterable[Outcome]) -> None:
+    """Successes also become the account's last known state of those emails."""
+    outcomes = list(outcomes)
+    db.execute("BEGIN")
+    try:
+        db.executemany(
+            "UPDATE rows SET status = ?1, contact_id = ?2, error = ?3, "
+            f"warnings = {_with_warning('?4')} WHERE row = ?5",
+            [(o.status, o.contact_id, o.error, o.warning, o.row) for o in outcomes],
+        )
+        db.executemany(
+            "INSERT INTO account.known (email, contact_id, digest) "
+            "SELECT email, ?, digest FROM rows WHERE row = ? AND true "  # `true`: see UPSERT
+            "ON CONFLICT (email) DO UPDATE SET digest = excluded.digest, "
+            "contact_id = COALESCE(excluded.contact_id, contact_id)",
+            [(o.contact_id, o.row) for o in outcomes if o.status in _SUCCESS],
+        )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _report_rows(

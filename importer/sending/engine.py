@@ -111,7 +111,9 @@ async def deliver(
                             outcomes = outcomes + done_rx.receive_nowait()
                         except (anyio.WouldBlock, anyio.EndOfStream):
                             break
-                    journal.record(outcomes)
+                    # in a thread, on a connection of its own: sending goes on meanwhile
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(recorder.record, outcomes)
                 progress.advance(len(outcomes))
                 budget.add(outcomes)
 
@@ -121,6 +123,7 @@ async def deliver(
                 stopped.append(signum)
                 scope.cancel()
 
+    recorder = journal.recorder()
     try:
         async with anyio.create_task_group() as tg:
             async with anyio.create_task_group() as workers:
@@ -135,6 +138,8 @@ async def deliver(
             tg.cancel_scope.cancel()  # done: stop watching signals
     except* ImporterError as group:
         raise _first(group) from None
+    finally:
+        recorder.close()
     return stopped[0] if stopped else None
 
 
