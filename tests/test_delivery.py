@@ -20,6 +20,7 @@ import pytest
 from importer.errors import AbortError
 from importer.pipeline import Context, RunResult, run
 from importer.sandbox import SandboxConfig, SandboxThread
+from importer.sending import engine
 from importer.settings import RunSettings
 from tests.conftest import sandbox_env
 
@@ -109,8 +110,12 @@ def test_rate_limited_server_gets_every_row(tmp_path: Path, retry_after: str) ->
     assert result.summary["throttled"] == seen.get("rate_limited", 0)
 
 
+@pytest.mark.parametrize("thread_rows", [1, 10_000], ids=["commits-in-a-thread", "inline"])
 @pytest.mark.parametrize("target", ["minimo", "notifuse"])
-def test_server_errors_and_dropped_connections_are_retried(tmp_path: Path, target: str) -> None:
+def test_server_errors_and_dropped_connections_are_retried(
+    tmp_path: Path, target: str, thread_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "THREAD_ROWS", thread_rows)
     config = SandboxConfig(port=0, fail_rate=0.15, drop="before", drop_rate=0.15, seed=7)
     n = 100
     with SandboxThread(config) as sb:
