@@ -108,18 +108,11 @@ def cell_text(cell: Cell) -> str:
     The `'` that this tool's reports put before `= + - @` (formula guard) is removed, so a
     rejects file imports as it was.
     """
-    if type(cell) is str:  # every cell of a CSV file: clean_text inlined
-        text = cell.strip() if cell.isascii() else cell.translate(_INVISIBLE).strip()
-    elif isinstance(cell, str):
+    if isinstance(cell, str):
         text = clean_text(cell)
-    else:
-        return _other_text(cell)
-    if text[:1] == "'" and text[1:2] in _GUARDED:
-        return text[1:]
-    return text
-
-
-def _other_text(cell: Cell) -> str:
+        if text[:1] == "'" and text[1:2] in _GUARDED:
+            return text[1:]
+        return text
     if isinstance(cell, bool):
         return "TRUE" if cell else "FALSE"
     if isinstance(cell, float) and cell.is_integer():
