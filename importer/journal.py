@@ -158,8 +158,7 @@ class Journal:
         return Stager(self.path, self.durable)
 
     def _transaction(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN")
-        return self.db
+        return _begin(self.db)
 
     # -- planning -------------------------------------------------------------------------
     def duplicate_groups(self) -> Iterator[list[PendingRow]]:
@@ -347,17 +346,11 @@ class StagedRows:
     turns (SQLite's lock: a batch holds it for ~10 ms, normalizing it takes ~80)."""
 
     def __init__(self, stager: Stager) -> None:
-        self.db = sqlite3.connect(stager.path, isolation_level=None, timeout=600)
-        self.db.execute(f"PRAGMA synchronous={'NORMAL' if stager.durable else 'OFF'}")
+        self.db = _connect(stager.path, stager.durable)
 
     def add(self, batch: list[StagedRecord]) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with _begin(self.db, "IMMEDIATE"):
             self.db.executemany(_INSERT_STAGED, batch)
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
@@ -371,6 +364,12 @@ def read_report(path: Path, dry_run: bool, after: int, upto: int | None) -> Iter
         yield from _report_rows(db, dry_run, after, upto)
     finally:
         db.close()
+
+
+def _begin(db: sqlite3.Connection, kind: str = "") -> sqlite3.Connection:
+    """`with _begin(db):` one transaction: committed at the end, rolled back on an error."""
+    db.execute(f"BEGIN {kind}")
+    return db
 
 
 def _connect(path: Path, durable: bool, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -405,8 +404,7 @@ class Recorder:
 def _record(db: sqlite3.Connection, outcomes: Iterable[Outcome]) -> None:
     """Successes also become the account's last known state of those emails."""
     outcomes = list(outcomes)
-    db.execute("BEGIN")
-    try:
+    with _begin(db):
         db.executemany(
             "UPDATE rows SET status = ?1, contact_id = ?2, error = ?3, "
             f"warnings = {_with_warning('?4')} WHERE row = ?5",
@@ -414,15 +412,11 @@ def _record(db: sqlite3.Connection, outcomes: Iterable[Outcome]) -> None:
         )
         db.executemany(
             "INSERT INTO account.known (email, contact_id, digest) "
-            "SELECT email, ?, digest FROM rows WHERE row = ? AND true "  # `true`: see UPSERT
+            "SELECT email, ?, digest FROM rows WHERE row = ? AND true "  # SQLite's UPSERT rule
             "ON CONFLICT (email) DO UPDATE SET digest = excluded.digest, "
             "contact_id = COALESCE(excluded.contact_id, contact_id)",
             [(o.contact_id, o.row) for o in outcomes if o.status in _SUCCESS],
         )
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _report_rows(
