@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS rows (
     prior TEXT                     -- created/updated as known before the first attempt
 );
 CREATE INDEX IF NOT EXISTS rows_status ON rows (status, row);
+-- acknowledged successes not yet copied into account.known (see Journal.sync_known)
+CREATE TABLE IF NOT EXISTS acked (row INTEGER PRIMARY KEY);
 """
 # Per account, across jobs: what was last acknowledged for each email. Feeds classification
 # (no look-up for a known email) and --skip-unchanged.
@@ -294,9 +296,23 @@ class Journal:
         found = self.db.execute("SELECT status, COUNT(*) FROM rows GROUP BY status")
         return {str(s): int(n) for s, n in found}
 
-    def record(self, outcomes: Iterable[Outcome]) -> None:
-        """Commit acknowledgements (see `Recorder.record`)."""
-        _record(self.db, outcomes)
+    def sync_known(self) -> None:
+        """Copy this job's acknowledged successes into the account's `known`, all at once.
+
+        Upserted one batch at a time, the emails' random order made each commit rewrite
+        hundreds of pages of `known` (13 µs a row, twice the rest of a commit); in one
+        statement, sorted, 2.4 µs. Called before sending (catching up on a killed run)
+        and after it; meanwhile no pending row of this job shares an email with them.
+        """
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO account.known (email, contact_id, digest) "
+                "SELECT r.email, r.contact_id, r.digest FROM acked a JOIN rows r USING (row) "
+                "WHERE true ORDER BY r.email "  # `WHERE true`: SQLite's UPSERT rule
+                "ON CONFLICT (email) DO UPDATE SET digest = excluded.digest, "
+                "contact_id = COALESCE(excluded.contact_id, contact_id)"
+            )
+            self.db.execute("DELETE FROM acked")
 
     def recorder(self) -> Recorder:
         return Recorder(self)
@@ -387,10 +403,7 @@ class Recorder:
     without the GIL; its write lock keeps the two connections' transactions apart)."""
 
     def __init__(self, journal: Journal) -> None:
-        assert journal.account is not None, "a journal that sends has an account database"
         self.db = _connect(journal.path, journal.durable, check_same_thread=False)
-        self.db.execute("ATTACH DATABASE ? AS account", (str(journal.account),))
-        self.db.execute("PRAGMA account.synchronous=NORMAL")
 
     def record(self, outcomes: Iterable[Outcome]) -> None:
         """Commit acknowledgements; from here on these rows are never sent again by this job.
@@ -402,7 +415,7 @@ class Recorder:
 
 
 def _record(db: sqlite3.Connection, outcomes: Iterable[Outcome]) -> None:
-    """Successes also become the account's last known state of those emails."""
+    """Successes are also queued for the account's `known` (Journal.sync_known)."""
     outcomes = list(outcomes)
     with _begin(db):
         db.executemany(
@@ -411,11 +424,8 @@ def _record(db: sqlite3.Connection, outcomes: Iterable[Outcome]) -> None:
             [(o.status, o.contact_id, o.error, o.warning, o.row) for o in outcomes],
         )
         db.executemany(
-            "INSERT INTO account.known (email, contact_id, digest) "
-            "SELECT email, ?, digest FROM rows WHERE row = ? AND true "  # SQLite's UPSERT rule
-            "ON CONFLICT (email) DO UPDATE SET digest = excluded.digest, "
-            "contact_id = COALESCE(excluded.contact_id, contact_id)",
-            [(o.contact_id, o.row) for o in outcomes if o.status in _SUCCESS],
+            "INSERT OR IGNORE INTO acked VALUES (?)",
+            [(o.row,) for o in outcomes if o.status in _SUCCESS],
         )
 
 

@@ -224,6 +224,7 @@ async def _send(
     journal: Journal, settings: RunSettings, creds: Credentials, context: Context, state: _Run
 ) -> None:
     """Deliver every pending row; SIGINT/SIGTERM stop the workers and raise Interrupted."""
+    journal.sync_known()  # what a killed run acknowledged
     if settings.skip_unchanged:
         unchanged = journal.skip_unchanged()
         state.saved_requests = (
@@ -254,6 +255,7 @@ async def _send(
     finally:
         gc.unfreeze()
         await client.aclose()
+        journal.sync_known()
     if stopped is not None:
         raise Interrupted(stopped)
 

@@ -273,3 +273,34 @@ def test_a_run_killed_while_staging_stages_again(tmp_path: Path) -> None:
         result = run(settings, Context(env=env))
         assert len(sb.contacts()["minimo"]) == 50
     assert result.summary["counts"] == {"created": 50}
+
+
+def test_acknowledgements_reach_the_account_once_even_after_a_kill(tmp_path: Path) -> None:
+    """`known` is written after sending; a run killed first leaves it to the next run."""
+    from importer.journal import Journal, Outcome
+    from importer.normalizing import Staged, record
+
+    account = tmp_path / "account.sqlite"
+
+    def stage(name: str, email: str) -> Journal:
+        journal = Journal(tmp_path / name, account)
+        journal.add_staged([record(Staged(2, "pending", email, None, {"email": email}))])
+        return journal
+
+    def acknowledge(journal: Journal, contact_id: str) -> None:
+        recorder = journal.recorder()
+        recorder.record([Outcome(2, "created", contact_id)])
+        recorder.close()
+
+    with stage("a.sqlite", "a@gmail.com") as a:
+        acknowledge(a, "c1")  # and killed before the copy
+        assert a.known(["a@gmail.com"]) == {}
+    with Journal(tmp_path / "a.sqlite", account) as a:
+        a.sync_known()  # the next run of job a, before sending
+        assert a.known(["a@gmail.com"]) == {"a@gmail.com": "c1"}
+    with stage("b.sqlite", "a@gmail.com") as b:  # a later job updates the same contact
+        acknowledge(b, "c2")
+        b.sync_known()
+    with Journal(tmp_path / "a.sqlite", account) as a:
+        a.sync_known()  # job a again: what it copied once is not copied again
+        assert a.known(["a@gmail.com"]) == {"a@gmail.com": "c2"}
