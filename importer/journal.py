@@ -68,18 +68,26 @@ def _with_warning(param: str) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class PendingRow:
+class PendingRow(NamedTuple):
+    """A row to send (a tuple: one per row sent)."""
+
+    row: int
+    email: str
+    payload: bytes  # the contact as stored (JSON): spliced into request bodies as it is
+    attempted: int  # 1: a previous run may have sent it, its outcome is unknown
+    prior: str | None  # created/updated, as looked up before the first attempt
+
+
+class GroupedRow(NamedTuple):
+    """A pending row in a group that planning merges or splits."""
+
     row: int
     email: str
     payload: dict[str, Any]
-    attempted: bool = False  # a previous run may have sent it: its outcome is unknown
-    prior: str | None = None  # created/updated, as looked up before the first attempt
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What the API said about one row."""
+class Outcome(NamedTuple):
+    """What the API said about one row (a tuple: one per row sent)."""
 
     row: int
     status: str
@@ -163,15 +171,15 @@ class Journal:
         return _begin(self.db)
 
     # -- planning -------------------------------------------------------------------------
-    def duplicate_groups(self) -> Iterator[list[PendingRow]]:
+    def duplicate_groups(self) -> Iterator[list[GroupedRow]]:
         """Pending rows sharing a normalized email, grouped, in source order within a group."""
         return self._groups("email")
 
-    def shared_phone_groups(self) -> Iterator[list[PendingRow]]:
+    def shared_phone_groups(self) -> Iterator[list[GroupedRow]]:
         """Pending rows with different emails and one phone, grouped, in source order."""
         return self._groups("phone")
 
-    def _groups(self, column: str) -> Iterator[list[PendingRow]]:
+    def _groups(self, column: str) -> Iterator[list[GroupedRow]]:
         """Groups of pending rows sharing `column`, copied first into a temporary table (on
         disk): the rows table can then be rewritten while the groups are read."""
         self.db.execute("DROP TABLE IF EXISTS temp.grouped")
@@ -270,7 +278,7 @@ class Journal:
                     "AND row <= ?",
                     (after, found[-1][0]),
                 )
-            yield [PendingRow(r, e, orjson.loads(p), bool(a), pr) for r, e, p, a, pr in found]
+            yield list(map(PendingRow._make, found))
             after = found[-1][0]
 
     def remember_prior(self, statuses: Iterable[tuple[int, str]]) -> None:
@@ -450,15 +458,15 @@ def _report_rows(
     return map(ReportRow._make, cursor)
 
 
-def _grouped(cursor: sqlite3.Cursor, key: int) -> Iterator[list[PendingRow]]:
-    group: list[PendingRow] = []
+def _grouped(cursor: sqlite3.Cursor, key: int) -> Iterator[list[GroupedRow]]:
+    group: list[GroupedRow] = []
     current: Any = None
     for found in cursor:
         if group and found[key] != current:
             yield group
             group = []
         current = found[key]
-        group.append(PendingRow(found[0], found[1], orjson.loads(found[2])))
+        group.append(GroupedRow(found[0], found[1], orjson.loads(found[2])))
     if group:
         yield group
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
-from importer.journal import Journal, PendingRow
+from importer.journal import GroupedRow, Journal
 from importer.settings import Target
 
 _TABLES = ("customFields", "marketingConsent")
@@ -46,7 +46,7 @@ def resolve_duplicates(journal: Journal) -> int:
     return merged_away
 
 
-def _merged(group: list[PendingRow]) -> dict[str, Any]:
+def _merged(group: list[GroupedRow]) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     for row in group:
         payload = merge_payloads(payload, row.payload)

@@ -159,10 +159,13 @@ class ApiClient:
         path: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         params: dict[str, str] | None = None,
     ) -> Reply:
-        """Send with retries; return the first non-retryable reply, or raise RequestFailed."""
-        content = None if json is None else orjson.dumps(json)
+        """Send with retries; return the first non-retryable reply, or raise RequestFailed.
+        The body is `json` encoded, or `content`: JSON already encoded (see `json_array`)."""
+        if json is not None:
+            content = orjson.dumps(json)
         started = self._clock()
         attempts = throttled = 0
         uncertain = False
@@ -259,6 +262,17 @@ class ApiClient:
             + (" and NOTIFUSE_WORKSPACE_ID" if self.creds.target == "notifuse" else "")
             + "; then run the same command again to resume.",
         )
+
+
+def json_array(items: list[bytes]) -> bytes:
+    """A JSON array of values already encoded: the journal's stored contacts go out as they
+    are (decoding and encoding each again was a tenth of a Minimo send phase's CPU)."""
+    return b"[" + b",".join(items) + b"]"
+
+
+def json_object(members: dict[str, bytes]) -> bytes:
+    """A JSON object of values already encoded (see `json_array`)."""
+    return b"{" + b",".join(orjson.dumps(k) + b":" + v for k, v in members.items()) + b"}"
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from importer.journal import Journal, Outcome, PendingRow
-from importer.sending.client import ApiClient, RequestFailed, error_text
+from importer.sending.client import ApiClient, RequestFailed, error_text, json_array
 
 CONTACTS = "/public/v1/contacts"
 PREFLIGHT_EMAIL = "preflight-check@importer.invalid"
@@ -65,7 +65,9 @@ class MinimoSender:
 
     async def _upsert(self, rows: list[PendingRow], statuses: dict[int, str]) -> list[Outcome]:
         try:
-            reply = await self.client.call("POST", CONTACTS, json=[r.payload for r in rows])
+            reply = await self.client.call(
+                "POST", CONTACTS, content=json_array([r.payload for r in rows])
+            )
         except RequestFailed as exc:
             return [Outcome(r.row, "error", error=str(exc)) for r in rows]
         if reply.status == 200:

@@ -11,9 +11,17 @@ import re
 from collections.abc import Container
 from typing import Any
 
+import orjson
+
 from importer.journal import Journal, Outcome, PendingRow
 from importer.normalizing import clean_text
-from importer.sending.client import ApiClient, RequestFailed, error_text
+from importer.sending.client import (
+    ApiClient,
+    RequestFailed,
+    error_text,
+    json_array,
+    json_object,
+)
 from importer.sending.minimo import PREFLIGHT_EMAIL
 
 _INDEX = re.compile(r"\bindex (\d+)\b")
@@ -50,7 +58,7 @@ class NotifuseSender:
     ) -> None:
         self.client = client
         self.journal = journal
-        self.workspace = workspace
+        self._workspace = orjson.dumps(workspace)
         self.mode = mode
         self.batch_size = 1 if mode == "upsert" else batch_size
         self.list_id = list_id
@@ -64,13 +72,10 @@ class NotifuseSender:
             return [Outcome(r.row, "error", error=str(exc)) for r in rows]
 
     async def _upsert(self, row: PendingRow) -> Outcome:
-        reply = await self.client.call(
-            "POST",
-            "/api/contacts.upsert",
-            json={"workspace_id": self.workspace, "contact": row.payload},
-        )
+        body = json_object({"workspace_id": self._workspace, "contact": row.payload})
+        reply = await self.client.call("POST", "/api/contacts.upsert", content=body)
         if reply.status == 200 and isinstance(reply.body, dict):
-            uncertain = reply.uncertain or row.attempted
+            uncertain = reply.uncertain or row.attempted == 1
             known = uncertain and row.email in self.journal.known([row.email])
             status = _status(reply.body.get("action"), uncertain, known)
             if status:
@@ -78,13 +83,13 @@ class NotifuseSender:
         return Outcome(row.row, "error", error=error_text(reply.status, reply.body, reply.text))
 
     async def _import(self, rows: list[PendingRow]) -> list[Outcome]:
-        body: dict[str, Any] = {
-            "workspace_id": self.workspace,
-            "contacts": [r.payload for r in rows],
+        members = {
+            "workspace_id": self._workspace,
+            "contacts": json_array([r.payload for r in rows]),
         }
         if self.list_id:
-            body["subscribe_to_lists"] = [self.list_id]
-        reply = await self.client.call("POST", "/api/contacts.import", json=body)
+            members["subscribe_to_lists"] = orjson.dumps([self.list_id])
+        reply = await self.client.call("POST", "/api/contacts.import", content=json_object(members))
         operations = reply.body.get("operations") if isinstance(reply.body, dict) else None
         if reply.status != 200 or not isinstance(operations, list):
             message = error_text(reply.status, reply.body, reply.text)
