@@ -258,26 +258,17 @@ class Journal:
         )
 
     def pending(self, page: int) -> Iterator[list[PendingRow]]:
-        """Pending rows in source order, a page at a time, each page marked `attempted` as it
-        is handed out (one commit a page): after a kill, those rows are known to be uncertain.
+        """Pending rows in source order, a page at a time; the sender marks each page
+        attempted (`Recorder.attempt`) before it sends any of it.
 
         Keyset paging, so acknowledgements commit while the pages are read.
         """
         after = 0
-        while True:
-            found = self.db.execute(
-                "SELECT row, email, payload, attempted, prior FROM rows "
-                "WHERE status = 'pending' AND row > ? ORDER BY row LIMIT ?",
-                (after, page),
-            ).fetchall()
-            if not found:
-                return
-            with self._transaction():  # the same rows: only this job's sending changes them
-                self.db.execute(
-                    "UPDATE rows SET attempted = 1 WHERE status = 'pending' AND row > ? "
-                    "AND row <= ?",
-                    (after, found[-1][0]),
-                )
+        while found := self.db.execute(
+            "SELECT row, email, payload, attempted, prior FROM rows "
+            "WHERE status = 'pending' AND row > ? ORDER BY row LIMIT ?",
+            (after, page),
+        ).fetchall():
             yield list(map(PendingRow._make, found))
             after = found[-1][0]
 
@@ -406,12 +397,21 @@ def _connect(path: Path, durable: bool, check_same_thread: bool = True) -> sqlit
 
 
 class Recorder:
-    """A second connection to a journal, for the one task that commits acknowledgements:
-    it may run in a thread while the event loop goes on sending (SQLite does the work
-    without the GIL; its write lock keeps the two connections' transactions apart)."""
+    """A second connection to a journal, for the writes of the send phase: a commit of
+    acknowledgements may run in a thread while the event loop goes on sending (SQLite does
+    the work without the GIL)."""
 
     def __init__(self, journal: Journal) -> None:
         self.db = _connect(journal.path, journal.durable, check_same_thread=False)
+
+    def attempt(self, page: list[PendingRow]) -> None:
+        """Mark a page of `pending` rows `attempted`, before any of them is sent (one commit):
+        after a kill, their outcome is known to be uncertain."""
+        with _begin(self.db):  # the same rows: only this job's sending changes them
+            self.db.execute(
+                "UPDATE rows SET attempted = 1 WHERE status = 'pending' AND row >= ? AND row <= ?",
+                (page[0].row, page[-1].row),
+            )
 
     def record(self, outcomes: Iterable[Outcome]) -> None:
         """Commit acknowledgements; from here on these rows are never sent again by this job.

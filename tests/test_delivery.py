@@ -8,17 +8,22 @@ were ever in flight at once.
 from __future__ import annotations
 
 import csv
+import sqlite3
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import orjson
 import pytest
 
 from importer.errors import AbortError
+from importer.journal import Journal, Outcome, PendingRow
+from importer.normalizing import Staged, record
 from importer.pipeline import Context, RunResult, run
+from importer.progress import NullProgress
 from importer.sandbox import SandboxConfig, SandboxThread
 from importer.sending import engine
 from importer.settings import RunSettings
@@ -277,3 +282,29 @@ def test_an_error_action_in_a_200_is_a_row_error(tmp_path: Path) -> None:
         "3,lead0001@gmail.com,'+393330000001,error,,phone is blocked,",
         "4,lead0002@gmail.com,'+393330000002,created,,,",
     ]
+
+
+def test_every_row_is_marked_attempted_before_it_is_sent(tmp_path: Path) -> None:
+    """After a kill, a row that may have been sent must be known as such (its outcome is
+    uncertain): the mark is committed before the request, as another connection sees it."""
+    path = tmp_path / "job.sqlite"
+    seen: list[list[tuple[int, int]]] = []
+
+    class Watcher:
+        batch_size = 2
+
+        async def send(self, rows: list[PendingRow]) -> list[Outcome]:
+            with sqlite3.connect(path) as other:
+                marks = [other.execute("SELECT attempted FROM rows WHERE row = ?", (r.row,))
+                         .fetchone()[0] for r in rows]  # fmt: skip
+            seen.append([(r.row, m) for r, m in zip(rows, marks, strict=True)])
+            return [Outcome(r.row, "created") for r in rows]
+
+    with Journal(path, tmp_path / "account.sqlite") as journal:
+        staged = [Staged(n, "pending", f"lead{n}@gmail.com", None, {"n": n}) for n in range(2, 7)]
+        journal.add_staged([*map(record, staged), record(Staged(7, "error", error="bad"))])
+        budget = engine.ErrorBudget(None, journal.counts())
+        stopped = anyio.run(engine.deliver, journal, Watcher(), 1, NullProgress(), budget)
+        assert stopped is None
+        assert journal.counts() == {"created": 5, "error": 1}
+    assert sorted(seen) == [[(2, 1), (3, 1)], [(4, 1), (5, 1)], [(6, 1)]]

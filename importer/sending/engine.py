@@ -90,6 +90,8 @@ async def deliver(
     async def produce() -> None:
         async with tx:
             for page in journal.pending(max(PAGE, sender.batch_size)):
+                async with writing:
+                    recorder.attempt(page)
                 for start in range(0, len(page), sender.batch_size):
                     await tx.send(page[start : start + sender.batch_size])
 
@@ -115,11 +117,12 @@ async def deliver(
                             outcomes = outcomes + done_rx.receive_nowait()
                         except (anyio.WouldBlock, anyio.EndOfStream):
                             break
-                    if len(outcomes) < THREAD_ROWS:
-                        recorder.record(outcomes)
-                    else:  # in a thread (the connection is its own): sending goes on meanwhile
-                        with anyio.CancelScope(shield=True):
-                            await anyio.to_thread.run_sync(recorder.record, outcomes)
+                    with anyio.CancelScope(shield=True):
+                        async with writing:
+                            if len(outcomes) < THREAD_ROWS:
+                                recorder.record(outcomes)
+                            else:  # in a thread: sending goes on meanwhile
+                                await anyio.to_thread.run_sync(recorder.record, outcomes)
                 progress.advance(len(outcomes))
                 budget.add(outcomes)
 
@@ -130,6 +133,9 @@ async def deliver(
                 scope.cancel()
 
     recorder = journal.recorder()
+    # the send phase's writes, one at a time: waiting for SQLite's lock instead would stall
+    # the event loop (its busy handler sleeps 1, 2, 5, 10… ms)
+    writing = anyio.Lock()
     try:
         async with anyio.create_task_group() as tg:
             async with anyio.create_task_group() as workers:
