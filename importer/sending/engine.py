@@ -90,8 +90,9 @@ async def deliver(
     async def produce() -> None:
         async with tx:
             for page in journal.pending(max(PAGE, sender.batch_size)):
-                async with writing:
-                    recorder.attempt(page)
+                with anyio.CancelScope(shield=True):  # the connection is never left mid-write
+                    async with writing:
+                        await anyio.to_thread.run_sync(recorder.attempt, page)
                 for start in range(0, len(page), sender.batch_size):
                     await tx.send(page[start : start + sender.batch_size])
 
