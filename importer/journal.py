@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -370,8 +370,9 @@ class StagedRows:
     def __init__(self, stager: Stager) -> None:
         self.db = _connect(stager.path, stager.durable)
 
-    def add(self, batch: list[StagedRecord]) -> None:
+    def add(self, batch: list[StagedRecord], locked: Callable[[], object]) -> None:
         with _begin(self.db, "IMMEDIATE"):
+            locked()
             self.db.executemany(_INSERT_STAGED, batch)
 
     def close(self) -> None:

@@ -500,7 +500,8 @@ def workers_for(size: int) -> int:
 
 
 class Store(Protocol):
-    def add(self, batch: list[StagedRecord]) -> None: ...
+    def add(self, batch: list[StagedRecord], locked: Callable[[], object]) -> None:
+        """Store the batch; `locked` is called once the job database's write lock is held."""
 
     def close(self) -> None: ...
 
@@ -524,7 +525,7 @@ def normalize_all(
         store = to.open()
         try:
             for chunk in chunks:
-                store.add(normalize.records(chunk))
+                store.add(normalize.records(chunk), lambda: None)  # its own run: alive
                 yield len(chunk)
         finally:
             store.close()
@@ -557,8 +558,14 @@ def _start_worker(
 def _normalize_chunk(rows: list[SourceRow]) -> int:
     assert _worker is not None, "initializer ran"
     normalize, store, parent = _worker
-    records = normalize.records(rows)
-    if os.getppid() != parent:  # the run was killed: its rerun may be staging afresh already
-        os._exit(1)
-    store.add(records)
+    store.add(normalize.records(rows), lambda: _exit_if_orphaned(parent))
     return len(rows)
+
+
+def _exit_if_orphaned(parent: int) -> None:
+    """A worker whose run was killed must not write into the journal its rerun has reset.
+    Asked with the write lock held: the rerun's reset waits for that lock, so either the
+    run was alive and the reset deletes these rows after, or the worker leaves here (its
+    transaction dies with it)."""
+    if os.getppid() != parent:
+        os._exit(1)

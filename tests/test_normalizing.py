@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tomllib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
@@ -22,6 +23,7 @@ from importer.normalizing import (
     normalize_email,
     normalize_phone,
     parse_number,
+    record,
 )
 from importer.reading import Cell, ReadOptions, SourceRow, open_source
 
@@ -847,3 +849,24 @@ def test_the_email_fast_path_never_accepts_what_email_validator_refuses() -> Non
             accepted += 1
             assert _validator_says(text) == text, text
     assert accepted > 50
+
+
+def test_a_worker_checks_its_run_is_alive_while_holding_the_write_lock(tmp_path: Path) -> None:
+    """A killed run's rerun resets the journal under the same lock: a worker of the killed
+    run either writes before that reset (which deletes its rows) or not at all."""
+    staged = [record(Staged(2, "pending", "a@gmail.com", None, {"email": "a@gmail.com"}))]
+    with Journal(tmp_path / "job.sqlite") as journal:
+        store = journal.stager().open()
+
+        def orphaned() -> None:
+            other = sqlite3.connect(tmp_path / "job.sqlite", timeout=0)
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("DELETE FROM rows")
+            other.close()
+            raise SystemExit(1)  # what os._exit does to the worker's transaction
+
+        with pytest.raises(SystemExit):
+            store.add(staged, orphaned)
+        store.add(staged, lambda: None)
+        store.close()
+        assert journal.counts() == {"pending": 1}
