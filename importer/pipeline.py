@@ -249,7 +249,7 @@ async def _send(
         signals = STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
         gc.freeze()  # what exists now lives all run: collections while sending skip it
         stopped = await deliver(
-            journal, sender, settings.concurrency, context.progress, budget, signals
+            journal, sender, settings.concurrency, context.progress, budget, signals, client.gate
         )
         context.progress.close()
     finally:

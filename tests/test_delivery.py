@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import time
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
@@ -26,6 +27,7 @@ from importer.pipeline import Context, RunResult, run
 from importer.progress import NullProgress
 from importer.sandbox import SandboxConfig, SandboxThread
 from importer.sending import engine
+from importer.sending.gate import InFlightGate
 from importer.settings import RunSettings
 from tests.conftest import sandbox_env
 
@@ -304,7 +306,14 @@ def test_every_row_is_marked_attempted_before_it_is_sent(tmp_path: Path) -> None
         staged = [Staged(n, "pending", f"lead{n}@gmail.com", None, {"n": n}) for n in range(2, 7)]
         journal.add_staged([*map(record, staged), record(Staged(7, "error", error="bad"))])
         budget = engine.ErrorBudget(None, journal.counts())
-        stopped = anyio.run(engine.deliver, journal, Watcher(), 1, NullProgress(), budget)
+        gate = InFlightGate(3, time.monotonic)
+        gate.limit = 1.0  # two of the three workers wait for room, then are let go
+
+        async def send_all() -> int | None:
+            with anyio.fail_after(10):  # parked workers never let go would hang here
+                return await engine.deliver(journal, Watcher(), 3, NullProgress(), budget, (), gate)
+
+        stopped = anyio.run(send_all)
         assert stopped is None
         assert journal.counts() == {"created": 5, "error": 1}
-    assert sorted(seen) == [[(2, 1), (3, 1)], [(4, 1), (5, 1)], [(6, 1)]]
+    assert seen == [[(2, 1), (3, 1)], [(4, 1), (5, 1)], [(6, 1)]]  # one worker: in order

@@ -101,3 +101,30 @@ def test_the_limit_never_exceeds_the_ceiling_nor_drops_below_one() -> None:
     assert run_rounds(one, clock, 50, lambda n: 0.001 if clock.now < 0.01 else 0.5) == [1] * 50
     low = InFlightGate(3, clock)
     assert run_rounds(low, clock, 50, lambda n: 0.040) == [3] * 50
+
+
+def test_a_worker_beyond_the_limit_waits_until_the_limit_admits_it() -> None:
+    clock = Clock()
+    gate = InFlightGate(4, clock)
+    gate.limit = 2.0
+    admitted: list[int] = []
+
+    async def worker(index: int) -> None:
+        await gate.room_for(index)
+        admitted.append(index)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for index in range(4):
+                tg.start_soon(worker, index)
+            await anyio.wait_all_tasks_blocked()
+            assert sorted(admitted) == [0, 1]
+            while len(admitted) < 4:  # quick round trips: the limit grows
+                clock.now += 0.001
+                gate.in_flight += 1
+                gate.release(0.001)
+                await anyio.wait_all_tasks_blocked()
+                assert len(admitted) == min(4, int(gate.limit))
+
+    anyio.run(main)
+    assert admitted[2:] == [2, 3]

@@ -18,6 +18,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from importer.errors import ErrorRateExceeded, ImporterError
 from importer.journal import Journal, Outcome, PendingRow
 from importer.progress import Progress
+from importer.sending.gate import InFlightGate
 
 T = TypeVar("T")
 
@@ -79,6 +80,7 @@ async def deliver(
     progress: Progress,
     budget: ErrorBudget,
     stop_signals: tuple[signal.Signals, ...] = (),
+    gate: InFlightGate | None = None,
 ) -> int | None:
     """Send every pending row. An ImporterError (abort, error rate) stops all workers and
     propagates; one of `stop_signals` stops them too (in-flight requests are abandoned,
@@ -89,6 +91,8 @@ async def deliver(
     tx, rx = anyio.create_memory_object_stream[list[PendingRow]](buffer)
     done_tx, done_rx = anyio.create_memory_object_stream[list[Outcome]](math.inf)
     stopped: list[int] = []
+    ended: list[bool] = []  # the batches ran out
+    parked: set[anyio.CancelScope] = set()
 
     async def produce() -> None:
         async with tx:
@@ -100,11 +104,26 @@ async def deliver(
                     await tx.send(page[start : start + sender.batch_size])
 
     async def work(
+        index: int,
         batches: MemoryObjectReceiveStream[list[PendingRow]],
         done: MemoryObjectSendStream[list[Outcome]],
     ) -> None:
+        """Worker number `index` sends while the gate's limit admits it (it takes no batch
+        meanwhile); once the batches run out, the parked workers are let go."""
         async with batches, done:
-            while (batch := await _next(batches)) is not None:
+            while not ended:
+                if gate is not None:
+                    with anyio.CancelScope() as parking:
+                        parked.add(parking)
+                        await gate.room_for(index)
+                    parked.discard(parking)
+                    if parking.cancel_called:
+                        return
+                if (batch := await _next(batches)) is None:
+                    ended.append(True)
+                    for scope in parked:
+                        scope.cancel()
+                    return
                 done.send_nowait(await sender.send(batch))  # the stream has no bound
 
     async def write() -> None:
@@ -147,8 +166,8 @@ async def deliver(
                     tg.start_soon(watch, tg.cancel_scope)
                 workers.start_soon(produce)
                 workers.start_soon(write)
-                for _ in range(max(1, concurrency)):
-                    workers.start_soon(work, rx.clone(), done_tx.clone())
+                for index in range(max(1, concurrency)):
+                    workers.start_soon(work, index, rx.clone(), done_tx.clone())
                 rx.close()
                 done_tx.close()
             tg.cancel_scope.cancel()  # done: stop watching signals

@@ -32,6 +32,7 @@ class InFlightGate:
         self.in_flight = 0
         self._clock = clock
         self._waiters: deque[anyio.Event] = deque()
+        self._grown: anyio.Event | None = None  # set when the limit admits one more worker
         self._average: float | None = None
         self._bases: deque[tuple[float, float]] = deque()  # (bucket start, quickest)
 
@@ -50,6 +51,15 @@ class InFlightGate:
             else:
                 self._waiters.remove(granted)
             raise
+
+    async def room_for(self, worker: int) -> None:
+        """Wait while the limit leaves worker number `worker` (from 0) without a permit.
+        Workers beyond the limit that took batches anyway would each wait for a permit at
+        every request: a task switch per request (5% of per-contact upserts on loopback)."""
+        while worker >= int(self.limit):
+            if self._grown is None:
+                self._grown = anyio.Event()
+            await self._grown.wait()
 
     def release(self, rtt: float | None) -> None:
         """Give the permit back; `rtt` is the request's round trip when it got an answer."""
@@ -75,4 +85,8 @@ class InFlightGate:
         if queued > self.QUEUED_MAX:
             self.limit = max(1.0, self.limit - 1.0 / self.limit)
         elif queued < self.QUEUED_MIN:
+            admitted = int(self.limit)
             self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+            if int(self.limit) > admitted and self._grown is not None:
+                self._grown.set()
+                self._grown = None
