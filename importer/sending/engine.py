@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 import anyio
@@ -94,12 +95,21 @@ async def deliver(
     ended: list[bool] = []  # the batches ran out
     parked: set[anyio.CancelScope] = set()
 
+    async def write_journal(write: Callable[[T], None], arg: T, in_thread: bool) -> None:
+        """The send phase's writes, one at a time (waiting for SQLite's lock instead would
+        stall the event loop: its busy handler sleeps 1, 2, 5, 10… ms); in a thread, sending
+        goes on meanwhile. Shielded: the connection is never left mid-write."""
+        with anyio.CancelScope(shield=True):
+            async with writing:
+                if in_thread:
+                    await anyio.to_thread.run_sync(write, arg)
+                else:
+                    write(arg)
+
     async def produce() -> None:
         async with tx:
             for page in journal.pending(max(PAGE, sender.batch_size)):
-                with anyio.CancelScope(shield=True):  # the connection is never left mid-write
-                    async with writing:
-                        await anyio.to_thread.run_sync(recorder.attempt, page)
+                await write_journal(recorder.attempt, page, in_thread=True)
                 for start in range(0, len(page), sender.batch_size):
                     await tx.send(page[start : start + sender.batch_size])
 
@@ -140,12 +150,9 @@ async def deliver(
                             outcomes = outcomes + done_rx.receive_nowait()
                         except (anyio.WouldBlock, anyio.EndOfStream):
                             break
-                    with anyio.CancelScope(shield=True):
-                        async with writing:
-                            if len(outcomes) < THREAD_ROWS:
-                                recorder.record(outcomes)
-                            else:  # in a thread: sending goes on meanwhile
-                                await anyio.to_thread.run_sync(recorder.record, outcomes)
+                    await write_journal(
+                        recorder.record, outcomes, in_thread=len(outcomes) >= THREAD_ROWS
+                    )
                 progress.advance(len(outcomes))
                 budget.add(outcomes)
 
@@ -156,9 +163,7 @@ async def deliver(
                 scope.cancel()
 
     recorder = journal.recorder()
-    # the send phase's writes, one at a time: waiting for SQLite's lock instead would stall
-    # the event loop (its busy handler sleeps 1, 2, 5, 10… ms)
-    writing = anyio.Lock()
+    writing = anyio.Lock()  # see write_journal
     try:
         async with anyio.create_task_group() as tg:
             async with anyio.create_task_group() as workers:
