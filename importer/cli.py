@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reject-email", help="regex of emails the server refuses")
     s.add_argument("--db", help="SQLite file to keep contacts in")
     s.add_argument("--seed", type=int)
+    s.add_argument(
+        "--clock-skew",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the server's clock is this far ahead (negative: behind) in Date and Retry-After",
+    )
     s.add_argument("--verbose", action="store_true")
     return parser
 
@@ -231,6 +238,7 @@ def _cmd_sandbox(ns: argparse.Namespace) -> int:
             reject_email=ns.reject_email,
             db=ns.db,
             seed=ns.seed,
+            clock_skew=ns.clock_skew,
         )
     except ValueError as exc:
         raise UsageError(f"Invalid sandbox option: {exc}.") from None

@@ -85,6 +85,20 @@ def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
     assert retry_after_seconds(value, now=lambda: NOW) == expected
 
 
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        ("Wed, 21 Oct 2026 07:29:30 GMT", 30.0),  # the server's clock is 2 minutes ahead
+        ("Wed, 21 Oct 2026 07:25:30 GMT", 300.0),  # 2 minutes behind: it asks for 4.5 min
+        ("not a date", 150.0),  # no usable Date: the local clock
+    ],
+)
+def test_an_http_date_retry_after_is_read_against_the_responses_date(
+    date: str, expected: float
+) -> None:
+    assert retry_after_seconds("Wed, 21 Oct 2026 07:30:00 GMT", date, now=lambda: NOW) == expected
+
+
 # --------------------------------------------------------------------------- RateLimiter
 
 

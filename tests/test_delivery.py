@@ -117,6 +117,21 @@ def test_rate_limited_server_gets_every_row(tmp_path: Path, retry_after: str) ->
     assert result.summary["throttled"] == seen.get("rate_limited", 0)
 
 
+@pytest.mark.parametrize("skew", [120.0, -120.0], ids=["ahead", "behind"])
+def test_a_skewed_server_clock_does_not_stretch_retry_after(tmp_path: Path, skew: float) -> None:
+    """Retry-After dates are read against the response's Date: 2 minutes of skew once made
+    every 429 a 2-minute pause (ahead) or a retry storm (behind)."""
+    config = SandboxConfig(port=0, rate=5, retry_after="date", clock_skew=skew)
+    with SandboxThread(config) as sb:
+        began = time.monotonic()
+        result, lines = go(tmp_path, sb, "minimo", 40, batch_size=1, classify=False, rate=8)
+        elapsed = time.monotonic() - began
+    assert result.exit_code == 0
+    assert set(statuses(lines)) == {"upserted"}
+    assert result.summary["throttled"] < 20
+    assert elapsed < 40, "40 requests at 5/s take about 8 s"
+
+
 @pytest.mark.parametrize("thread_rows", [1, 10_000], ids=["commits-in-a-thread", "inline"])
 @pytest.mark.parametrize("target", ["minimo", "notifuse"])
 def test_server_errors_and_dropped_connections_are_retried(

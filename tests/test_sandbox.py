@@ -520,6 +520,16 @@ def test_rate_limit_with_retry_after_date() -> None:
         assert 0 < wait <= 2
 
 
+def test_clock_skew_moves_date_and_retry_after_together() -> None:
+    with running(rate=2, retry_after="date", clock_skew=-120) as (_, mn, nf):
+        minimo, _ = _burst(mn, nf)
+        date = parsedate_to_datetime(minimo[2].headers["Date"])
+        behind = (datetime.now(UTC) - date).total_seconds()
+        assert 119 <= behind <= 122
+        wait = (parsedate_to_datetime(minimo[2].headers["Retry-After"]) - date).total_seconds()
+        assert 0 < wait <= 2
+
+
 def test_rate_limit_without_retry_after() -> None:
     with running(rate=2, retry_after="none") as (_, mn, nf):
         minimo, _ = _burst(mn, nf)

@@ -17,7 +17,7 @@ from aiohttp import web
 from . import minimo, notifuse
 from .common import Call, Reply, parse_json, unique
 from .config import SandboxConfig
-from .faults import Faults
+from .faults import Faults, http_date
 from .store import Store
 
 Apply = Callable[[Call, Store, SandboxConfig], Reply]
@@ -79,12 +79,13 @@ def _outcome(status: int) -> str:
     return "invalid"
 
 
-def _response(reply: Reply) -> web.Response:
+def _response(reply: Reply, config: SandboxConfig) -> web.Response:
+    headers = {"Date": http_date(config), **reply.headers}
     if reply.html is not None:
         return web.Response(
-            status=reply.status, text=reply.html, content_type="text/html", headers=reply.headers
+            status=reply.status, text=reply.html, content_type="text/html", headers=headers
         )
-    return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+    return web.json_response(reply.body, status=reply.status, headers=headers)
 
 
 class Sandbox:
@@ -160,7 +161,7 @@ class Sandbox:
                     return self._drop(request, entry, "dropped_after")
                 outcome = _outcome(reply.status)
         entry.update(status=reply.status, outcome=outcome, end=time.monotonic())
-        return _response(reply)
+        return _response(reply, self.config)
 
     def _drop(self, request: web.Request, entry: dict[str, Any], outcome: str) -> web.Response:
         """Close the connection with nothing written; aiohttp then discards our response."""

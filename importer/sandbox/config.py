@@ -31,6 +31,9 @@ class SandboxConfig:
     reject_email: str | None = None  # regex searched in the normalized email: refused as invalid
     db: str | None = None  # SQLite file keeping contacts across restarts; None = memory
     seed: int | None = None  # seeds the fault RNG for reproducible runs
+    # seconds the server's clock is ahead of the real time (negative: behind): its `Date`
+    # headers and HTTP-date Retry-After values are written with that clock
+    clock_skew: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -16,6 +16,16 @@ _BAD_GATEWAY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 _UNAVAILABLE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
 
 
+def server_now(config: SandboxConfig) -> datetime:
+    """The server's clock: the real time, skewed by `clock_skew`."""
+    return datetime.now(UTC) + timedelta(seconds=config.clock_skew)
+
+
+def http_date(config: SandboxConfig) -> str:
+    """The `Date` header every answer carries, from the server's clock."""
+    return format_datetime(server_now(config).replace(microsecond=0), usegmt=True)
+
+
 class TokenBucket:
     """`rate` tokens a second, holding at most one second's worth (at least one token)."""
 
@@ -67,7 +77,7 @@ class Faults:
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
         elif self._config.retry_after == "date":
             # HTTP-dates have whole seconds: round up so a client waiting until then is not early.
-            instant = datetime.now(UTC) + timedelta(seconds=wait)
+            instant = server_now(self._config) + timedelta(seconds=wait)
             if instant.microsecond:
                 instant = instant.replace(microsecond=0) + timedelta(seconds=1)
             headers["Retry-After"] = format_datetime(instant, usegmt=True)

@@ -95,18 +95,31 @@ def with_status(status: int, body: Any, text: str) -> str:
     return message if message.startswith("HTTP ") else f"HTTP {status}: {message}"
 
 
-def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date), bounded to 5 minutes."""
+def retry_after_seconds(
+    value: str | None, date: str | None = None, now: Callable[[], float] = time.time
+) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date), bounded to 5 minutes.
+
+    An HTTP date is read against the response's own `Date` (the server's clock), so a
+    skewed local clock cannot turn each 429 into a pause of minutes; without a usable
+    `Date`, against the local clock."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
         return min(300.0, float(value))
+    when = _http_date(value)
+    if when is None:
+        return None
+    reference = _http_date(date) if date else None
+    return max(0.0, min(300.0, when - (now() if reference is None else reference)))
+
+
+def _http_date(value: str) -> float | None:
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        return email.utils.parsedate_to_datetime(value.strip()).timestamp()
     except (TypeError, ValueError):
         return None
-    return max(0.0, min(300.0, when.timestamp() - now()))
 
 
 class ApiClient:
@@ -194,7 +207,9 @@ class ApiClient:
                 if code == 429:
                     throttled += 1
                     self.stats.throttled += 1
-                    delay = retry_after_seconds(response.headers.get("Retry-After"))
+                    delay = retry_after_seconds(
+                        response.headers.get("Retry-After"), response.headers.get("Date")
+                    )
                     self.limiter.on_throttle(delay)
                     cause = f"rate limited: {with_status(code, body, text)}"
                     if throttled <= self.policy.throttled_attempts and not self._late(started):
