@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="SQLite file to keep contacts in")
     s.add_argument("--seed", type=int)
     s.add_argument(
+        "--max-body", type=int, metavar="BYTES", help="answer 413 to larger request bodies"
+    )
+    s.add_argument(
         "--clock-skew",
         type=float,
         default=0.0,
@@ -239,6 +242,7 @@ def _cmd_sandbox(ns: argparse.Namespace) -> int:
             db=ns.db,
             seed=ns.seed,
             clock_skew=ns.clock_skew,
+            max_body=ns.max_body,
         )
     except ValueError as exc:
         raise UsageError(f"Invalid sandbox option: {exc}.") from None

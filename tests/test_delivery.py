@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import anyio
 import httpx
@@ -180,6 +180,42 @@ def test_one_bad_row_in_a_batch_is_isolated(tmp_path: Path) -> None:
     assert statuses(lines).count("upserted") == ROWS - 1
     # 3 batches; the bad one halves down to the bad row: 100→50→25→12→6→3→1, 2 per level
     assert len(posts) == 3 + 2 * 6
+
+
+@pytest.mark.parametrize(
+    ("target", "mode"), [("minimo", "upsert"), ("notifuse", "upsert"), ("notifuse", "import")]
+)
+def test_a_batch_over_a_proxys_body_limit_is_split(tmp_path: Path, target: str, mode: str) -> None:
+    """A 413 (a proxy's body limit) halves the batch until each part fits; a contact too
+    large even alone is that row's error, and every other row lands."""
+    n = 60
+    source = leads(tmp_path / "leads.csv", n)
+    lines = source.read_text().splitlines()
+    lines[11] = lines[11].replace("city 3", "x" * 3000)  # row 12: lead0010
+    source.write_text("\n".join(lines) + "\n")
+    settings = RunSettings(
+        source=source,
+        mapping=mapping(tmp_path / "m.toml", target),
+        report=tmp_path / "report.csv",
+        state_dir=tmp_path / "state",
+        batch_size=50,
+        notifuse_mode=cast(Literal["upsert", "import"], mode),
+        classify=False,
+    )
+    with SandboxThread(SandboxConfig(port=0, max_body=2000)) as sb:
+        result = run(settings, Context(env=sandbox_env(sb.base_url)))
+        assert_stored(sb, target, n, missing=frozenset({10}))
+        too_large = sum(r["outcome"] == "too_large" for r in sb.requests())
+    report = (tmp_path / "report.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert result.exit_code == 1
+    assert_every_row_once(report, n)
+    assert report[11] == (
+        "12,lead0010@gmail.com,'+393330000010,error,,too large for the server "
+        "(HTTP 413: 413 Request Entity Too Large),"
+    )
+    assert statuses(report).count("error") == 1
+    per_contact = target == "notifuse" and mode == "upsert"
+    assert too_large == 1 if per_contact else too_large > 1
 
 
 def test_import_mode_matches_failed_operations_by_index(tmp_path: Path) -> None:

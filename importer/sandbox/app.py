@@ -120,7 +120,7 @@ class Sandbox:
         return handle
 
     async def _handle(self, route: Route, request: web.Request) -> web.StreamResponse:
-        """auth → rate limit → latency → failure → drop before → apply → drop after."""
+        """body limit → auth → rate limit → latency → failure → drop before → apply → drop after."""
         entry: dict[str, Any] = {
             "api": route.api,
             "method": request.method,
@@ -142,7 +142,9 @@ class Sandbox:
         unauthorized, limited_body = _API[route.api]
 
         reply: Reply | None
-        if request.headers.get("Authorization") != f"Bearer {self._keys[route.api]}":
+        if (reply := self.faults.too_large(raw)) is not None:
+            outcome = "too_large"
+        elif request.headers.get("Authorization") != f"Bearer {self._keys[route.api]}":
             reply, outcome = unauthorized, "unauthorized"
         elif (reply := self.faults.rate_limited(route.api, limited_body)) is not None:
             outcome = "rate_limited"

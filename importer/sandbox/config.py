@@ -34,6 +34,8 @@ class SandboxConfig:
     # seconds the server's clock is ahead of the real time (negative: behind): its `Date`
     # headers and HTTP-date Retry-After values are written with that clock
     clock_skew: float = 0.0
+    # a request body over this many bytes is answered 413 by a "proxy" in front (HTML page)
+    max_body: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -52,6 +54,8 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
         if self.drop is not None and self.drop not in DROP_MODES:
             raise ValueError(f"drop must be one of {DROP_MODES} or None, got {self.drop!r}")
+        if self.max_body is not None and self.max_body < 1:
+            raise ValueError(f"max_body must be at least 1 byte, got {self.max_body}")
         if self.reject_email is not None:
             try:
                 re.compile(self.reject_email)

@@ -14,6 +14,7 @@ from .config import SandboxConfig
 
 _BAD_GATEWAY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 _UNAVAILABLE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+_TOO_LARGE = "<html><body><h1>413 Request Entity Too Large</h1></body></html>"
 
 
 def server_now(config: SandboxConfig) -> datetime:
@@ -82,6 +83,12 @@ class Faults:
                 instant = instant.replace(microsecond=0) + timedelta(seconds=1)
             headers["Retry-After"] = format_datetime(instant, usegmt=True)
         return Reply(429, body, headers=headers)
+
+    def too_large(self, body: bytes) -> Reply | None:
+        """A proxy's 413 page for a body over `max_body` (before the API sees the request)."""
+        if self._config.max_body is None or len(body) <= self._config.max_body:
+            return None
+        return Reply(413, html=_TOO_LARGE)
 
     def failure(self) -> Reply | None:
         """With probability fail_rate: a 500 from the app, or a 502/503 page from a 'proxy'."""

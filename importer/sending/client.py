@@ -72,7 +72,14 @@ class RequestFailed(Exception):
 
 
 def error_text(status: int, body: Any, text: str) -> str:
-    """SPEC §5: the body's `error` (string, or `code`+`message`) or `message`, else the start."""
+    """SPEC §5: the body's `error` (string, or `code`+`message`) or `message`, else the start.
+    A 413 says what it means: a batch is split until this is one contact's own answer."""
+    if status == 413:
+        return f"too large for the server ({_described(status, body, text)})"
+    return _described(status, body, text)
+
+
+def _described(status: int, body: Any, text: str) -> str:
     if isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, str) and err:

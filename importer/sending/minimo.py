@@ -9,6 +9,9 @@ from importer.journal import Journal, Outcome, PendingRow
 from importer.sending.client import ApiClient, RequestFailed, error_text, json_array
 
 CONTACTS = "/public/v1/contacts"
+# a batch answered with one of these holds an invalid item (400, 422) or is over a proxy's
+# body limit (413): halved until the offending rows stand alone, the others land
+SPLIT = (400, 413, 422)
 PREFLIGHT_EMAIL = "preflight-check@importer.invalid"
 
 
@@ -80,7 +83,7 @@ class MinimoSender:
                 for r, item in zip(rows, ids, strict=True)
             ]
         message = error_text(reply.status, reply.body, reply.text)
-        if reply.status in (400, 422) and len(rows) > 1:
+        if reply.status in SPLIT and len(rows) > 1:
             half = len(rows) // 2
             first, second = rows[:half], rows[half:]
             return await self._upsert(first, statuses) + await self._upsert(second, statuses)
