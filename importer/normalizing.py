@@ -74,7 +74,8 @@ def clean_text(value: str) -> str:
 
 
 def normalize_email(raw: str) -> str | None:
-    """Lowercased address if its syntax is valid, else None. Accepts `Name <addr>`.
+    """The address as written, trimmed and lowercased (as the APIs compare it), if its
+    syntax is valid, else None. Accepts `Name <addr>` and `mailto:`.
 
     Plain ASCII addresses take a fast path that accepts only what email-validator accepts
     (tests hold the two to agreement); anything else goes to email-validator itself.
@@ -88,9 +89,11 @@ def normalize_email(raw: str) -> str | None:
     if text.startswith("mailto:"):
         text = text[7:]
     try:
-        return validate_email(text, check_deliverability=False).normalized.lower()
+        validate_email(text, check_deliverability=False)
     except EmailNotValidError:
         return None
+    return text  # as written: the validator's form (bücher.de for xn--bcher-kva.de, NFC
+    # local parts) is not what the APIs compare, and an update would become a new contact
 
 
 def _fast_email_ok(text: str) -> bool:

@@ -6,10 +6,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from importer.sandbox import SandboxConfig, SandboxThread
-from tests.conftest import GOLDEN, MAPPINGS, SAMPLES, Cli, sandbox_env
+from tests.conftest import (
+    GOLDEN,
+    MAPPINGS,
+    MINIMO_KEY,
+    NOTIFUSE_KEY,
+    SAMPLES,
+    WORKSPACE,
+    Cli,
+    sandbox_env,
+)
 
 SOURCES = [SAMPLES / "leads.csv", SAMPLES / "leads.xlsx"]
 
@@ -175,3 +185,32 @@ def test_header_only_file_exits_0(cli: Cli, sandbox: SandboxThread) -> None:
     assert report_lines(cli.cwd / "empty.report.csv") == [
         "row,email,phone,status,contact_id,error,warning"
     ]
+
+
+@pytest.mark.parametrize("api", ["minimo", "notifuse"])
+def test_an_address_is_sent_as_written_so_an_update_stays_an_update(
+    api: str, cli: Cli, sandbox: SandboxThread
+) -> None:
+    """email-validator rewrites xn--bcher-kva.de as bücher.de: sent so, an existing
+    contact's update became a second contact."""
+    if api == "minimo":
+        httpx.post(
+            f"{sandbox.base_url}/public/v1/contacts",
+            json=[{"email": "a@xn--bcher-kva.de"}],
+            headers={"Authorization": f"Bearer {MINIMO_KEY}"},
+        ).raise_for_status()
+    else:
+        httpx.post(
+            f"{sandbox.base_url}/api/contacts.upsert",
+            json={"workspace_id": WORKSPACE, "contact": {"email": "a@xn--bcher-kva.de"}},
+            headers={"Authorization": f"Bearer {NOTIFUSE_KEY}"},
+        ).raise_for_status()
+    (cli.cwd / "m.toml").write_text(f'target = "{api}"\n[fields]\nemail = "Email"\n')
+    (cli.cwd / "b.csv").write_text("Email\nA@XN--BCHER-KVA.DE\n")
+    result = cli("run", "b.csv", "--mapping", "m.toml", env=sandbox_env(sandbox.base_url))
+    assert result.code == 0, result.stderr
+    assert [c["email"] for c in contacts(sandbox, api)] == ["a@xn--bcher-kva.de"]
+    contact_id = "1" if api == "minimo" else ""
+    assert report_lines(cli.cwd / "b.report.csv")[1] == (
+        f"2,a@xn--bcher-kva.de,,updated,{contact_id},,"
+    )

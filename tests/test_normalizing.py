@@ -124,6 +124,10 @@ def test_normalize_phone_invalid(text: str, region: str | None, problem: str) ->
         ("mailto:Mario@Libero.it", "mario@libero.it"),
         ("MAILTO:mario@libero.it", "mario@libero.it"),
         ("Mario <mailto:mario@libero.it>", "mario@libero.it"),
+        # as written, never the validator's rewriting (an update would become a new contact)
+        ("A@xn--bcher-kva.de", "a@xn--bcher-kva.de"),
+        ("Mario@Bücher.de", "mario@bücher.de"),
+        ("Jose\u0301@example.com", "jose\u0301@example.com"),  # not NFC-composed
     ],
 )
 def test_normalize_email_valid(raw: str, expected: str) -> None:
@@ -847,7 +851,7 @@ def test_the_email_fast_path_never_accepts_what_email_validator_refuses() -> Non
     for text in samples:
         if _fast_email_ok(text):
             accepted += 1
-            assert _validator_says(text) == text, text
+            assert _validator_says(text) is not None, text
     assert accepted > 50
 
 
