@@ -76,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PERCENT",
         help="stop (exit 4) when more than PERCENT%% of at least 1,000 rows are errors",
     )
+    r.add_argument(
+        "--rejects-warnings",
+        action="store_true",
+        help="rejects also hold the rows sent without a value they had (a dropped phone)",
+    )
+    r.add_argument(
+        "--report-columns",
+        metavar="A,B",
+        help="source columns to add to the report (e.g. name and company)",
+    )
+    r.add_argument(
+        "--errors-ok",
+        action="store_true",
+        help="exit 0 when the only problem is rows the data refused (still reported)",
+    )
     r.add_argument("--summary-json", type=Path, help="also write the summary as JSON here")
     r.add_argument("--dry-run", action="store_true", help="read, map and validate; send nothing")
     r.add_argument("--rate", type=_positive_float, help="requests/s (default: found automatically)")
@@ -171,6 +186,9 @@ def _run_settings(ns: argparse.Namespace) -> RunSettings:
         fresh=ns.fresh,
         skip_unchanged=ns.skip_unchanged,
         max_error_rate=ns.max_error_rate,
+        errors_ok=ns.errors_ok,
+        rejects_warnings=ns.rejects_warnings,
+        report_columns=_columns(ns.report_columns),
         classify=ns.classify,
         notifuse_mode=ns.notifuse_mode,
         list_id=ns.list_id,
@@ -179,6 +197,15 @@ def _run_settings(ns: argparse.Namespace) -> RunSettings:
         quiet=ns.quiet,
         verbose=ns.verbose,
     )
+
+
+def _columns(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise UsageError("--report-columns needs at least one column name (A,B,...).")
+    return names
 
 
 def _delimiter(text: str | None) -> str | None:

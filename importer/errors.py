@@ -43,6 +43,15 @@ class JobLockedError(ImporterError):
     """Another run of the same job holds the journal (exit 2)."""
 
 
+class StateError(ImporterError):
+    """The job database or an output cannot be written: a read-only folder, a full disk.
+    Exit 2 while nothing was sent, 3 once sending began (the same command resumes)."""
+
+    def __init__(self, message: str, hint: str, exit_code: int) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
 class AbortError(ImporterError):
     """The run was aborted: credentials rejected or server unreachable (exit 3)."""
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import sqlite3
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,7 @@ CREATE TABLE IF NOT EXISTS rows (
     contact_id TEXT,
     merged_into INTEGER,           -- a duplicate's survivor row
     digest BLOB,                   -- hash of the payload, compared with account.known
-    attempted INTEGER NOT NULL DEFAULT 0,  -- handed to a sender: its outcome may be unknown
+    attempted INTEGER NOT NULL DEFAULT 0,  -- a write of it was sent: its outcome may be unknown
     prior TEXT                     -- created/updated as known before the first attempt
 );
 -- no index on status: pages of pending rows are read by row number, and updating one
@@ -45,12 +47,14 @@ DROP INDEX IF EXISTS rows_status;
 CREATE TABLE IF NOT EXISTS acked (row INTEGER PRIMARY KEY);
 """
 # Per account, across jobs: what was last acknowledged for each email. Feeds classification
-# (no look-up for a known email) and --skip-unchanged.
+# (no look-up for a known email) and --skip-unchanged. `digest` is NULL while a write of
+# that email is unsettled (sent, not acknowledged): such an email is never skipped.
 _ACCOUNT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS account.known (
     email TEXT PRIMARY KEY,
     contact_id TEXT,
-    digest BLOB
+    digest BLOB,
+    how TEXT                       -- how it was sent: mode and lists (see pipeline.how)
 );
 """
 _SUCCESS = ("created", "updated", "upserted")
@@ -90,13 +94,16 @@ class GroupedRow(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """What the API said about one row (a tuple: one per row sent)."""
+    """What the API said about one row (a tuple: one per row sent). `pending`: not
+    delivered for a transient reason (`error` says which), sent again later; `uncertain`:
+    a write of it may have been applied all the same."""
 
     row: int
     status: str
     contact_id: str | None = None
     error: str | None = None
     warning: str | None = None
+    uncertain: bool = False
 
 
 class ReportRow(NamedTuple):
@@ -136,8 +143,13 @@ class Journal:
         self.db.execute("PRAGMA account.journal_mode=WAL")
         self.db.execute("PRAGMA account.synchronous=NORMAL")
         self.db.executescript(_ACCOUNT_SCHEMA)
+        columns = {c[1] for c in self.db.execute("PRAGMA account.table_info(known)")}
+        if "how" not in columns:  # an account database of an earlier version
+            self.db.execute("ALTER TABLE account.known ADD COLUMN how TEXT")
+        self.attempts = AttemptLog(path.with_name(path.name + ".attempts"))
 
     def close(self) -> None:
+        self.attempts.close()
         self.db.close()
         self._lock.close()
 
@@ -161,6 +173,8 @@ class Journal:
         with self._transaction():
             self.db.execute("DELETE FROM rows")
             self.db.execute("DELETE FROM meta")
+            self.db.execute("DELETE FROM acked")
+        self.attempts.clear()
 
     def add_staged(self, batch: Iterable[StagedRecord]) -> None:
         """One transaction per batch of rows (see normalizing.record)."""
@@ -265,11 +279,8 @@ class Journal:
         )
 
     def pending(self, page: int) -> Iterator[list[PendingRow]]:
-        """Pending rows in source order, a page at a time; the sender marks each page
-        attempted (`Recorder.attempt`) before it sends any of it.
-
-        Keyset paging, so acknowledgements commit while the pages are read.
-        """
+        """Pending rows in source order, a page at a time. Keyset paging, so
+        acknowledgements commit while the pages are read."""
         after = 0
         while found := self.db.execute(
             "SELECT row, email, payload, attempted, prior FROM rows "
@@ -286,23 +297,48 @@ class Journal:
                 "UPDATE rows SET prior = ? WHERE row = ?", ((s, r) for r, s in statuses)
             )
 
-    def skip_unchanged(self) -> int:
-        """Rows whose payload equals the last one acknowledged for that email: not sent."""
+    def fold_attempts(self) -> None:
+        """What a killed run's attempt log says was sent: those rows' outcome is unknown."""
+        sent = self.attempts.read()
+        if sent:
+            with self._transaction():
+                self.db.executemany(
+                    "UPDATE rows SET attempted = 1 WHERE row = ? AND status = 'pending'",
+                    ((row,) for row in sent),
+                )
+        self.attempts.clear()
+
+    def skip_unchanged(self, how: str) -> int:
+        """Rows whose payload, and how it is sent, equal the last ones acknowledged for
+        that email: not sent. An email whose last write is unsettled has no digest."""
         with self._transaction():
             changed = self.db.execute(
-                "UPDATE rows SET status = 'unchanged', contact_id = "
-                "(SELECT contact_id FROM account.known k WHERE k.email = rows.email) "
-                "WHERE status = 'pending' AND digest = "
-                "(SELECT digest FROM account.known k WHERE k.email = rows.email)"
+                "UPDATE rows SET status = 'unchanged', contact_id = k.contact_id "
+                "FROM account.known k WHERE rows.status = 'pending' AND k.email = rows.email "
+                "AND k.digest = rows.digest AND k.how = ?",
+                (how,),
             ).rowcount
         return int(changed)
+
+    def unsettle_known(self, how: str) -> None:
+        """Before anything is sent: the emails about to get a different write lose their
+        digest, until it is acknowledged (`sync_known`). Killed in between, or its outcome
+        unknown, the email is never skipped as unchanged: the account may hold either."""
+        with self._transaction():
+            self.db.execute(
+                "UPDATE account.known SET digest = NULL FROM "
+                "(SELECT email, digest FROM rows WHERE status = 'pending' ORDER BY email) r "
+                "WHERE known.email = r.email AND known.digest IS NOT NULL "
+                "AND (known.digest IS NOT r.digest OR known.how IS NOT ?)",
+                (how,),
+            )
 
     def counts(self) -> dict[str, int]:
         """Rows per stored status (duplicates as such; the report resolves their outcome)."""
         found = self.db.execute("SELECT status, COUNT(*) FROM rows GROUP BY status")
         return {str(s): int(n) for s, n in found}
 
-    def sync_known(self) -> None:
+    def sync_known(self, how: str) -> None:
         """Copy this job's acknowledged successes into the account's `known`, all at once.
 
         Upserted one batch at a time, the emails' random order made each commit rewrite
@@ -312,11 +348,12 @@ class Journal:
         """
         with self._transaction():
             self.db.execute(
-                "INSERT INTO account.known (email, contact_id, digest) "
-                "SELECT r.email, r.contact_id, r.digest FROM acked a JOIN rows r USING (row) "
+                "INSERT INTO account.known (email, contact_id, digest, how) "
+                "SELECT r.email, r.contact_id, r.digest, ? FROM acked a JOIN rows r USING (row) "
                 "WHERE true ORDER BY r.email "  # `WHERE true`: SQLite's UPSERT rule
                 "ON CONFLICT (email) DO UPDATE SET digest = excluded.digest, "
-                "contact_id = COALESCE(excluded.contact_id, contact_id)"
+                "how = excluded.how, contact_id = COALESCE(excluded.contact_id, contact_id)",
+                (how,),
             )
             self.db.execute("DELETE FROM acked")
 
@@ -412,15 +449,6 @@ class Recorder:
     def __init__(self, journal: Journal) -> None:
         self.db = _connect(journal.path, journal.durable, check_same_thread=False)
 
-    def attempt(self, page: list[PendingRow]) -> None:
-        """Mark a page of `pending` rows `attempted`, before any of them is sent (one commit):
-        after a kill, their outcome is known to be uncertain."""
-        with _begin(self.db):  # the same rows: only this job's sending changes them
-            self.db.execute(
-                "UPDATE rows SET attempted = 1 WHERE status = 'pending' AND row >= ? AND row <= ?",
-                (page[0].row, page[-1].row),
-            )
-
     def record(self, outcomes: Iterable[Outcome]) -> None:
         """Commit acknowledgements; from here on these rows are never sent again by this job.
         Called from one thread at a time."""
@@ -436,8 +464,8 @@ def _record(db: sqlite3.Connection, outcomes: Iterable[Outcome]) -> None:
     with _begin(db):
         db.executemany(
             "UPDATE rows SET status = ?1, contact_id = ?2, error = ?3, "
-            f"warnings = {_with_warning('?4')} WHERE row = ?5",
-            [(o.status, o.contact_id, o.error, o.warning, o.row) for o in outcomes],
+            f"warnings = {_with_warning('?4')}, attempted = MAX(attempted, ?5) WHERE row = ?6",
+            [(o.status, o.contact_id, o.error, o.warning, o.uncertain, o.row) for o in outcomes],
         )
         db.executemany(
             "INSERT OR IGNORE INTO acked VALUES (?)",
@@ -477,6 +505,41 @@ def _grouped(cursor: sqlite3.Cursor, key: int) -> Iterator[list[GroupedRow]]:
         group.append(GroupedRow(found[0], found[1], orjson.loads(found[2])))
     if group:
         yield group
+
+
+class AttemptLog:
+    """The rows whose write request is about to go out, appended to a plain file (a
+    commit per request cost 17 µs and waited for the acknowledgements' commits; an
+    append, 1 µs). A write() outlives a killed process: the next run folds the log into
+    `rows.attempted` before it sends (Journal.fold_attempts), so a row is `attempted` only
+    when its request was actually sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def mark(self, rows: Iterable[PendingRow]) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.write(self._fd, array("q", [r.row for r in rows]).tobytes())
+
+    def read(self) -> list[int]:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        rows = array("q")
+        rows.frombytes(data[: len(data) - len(data) % rows.itemsize])  # a cut last write
+        return rows.tolist()
+
+    def clear(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def journal_path(state_dir: Path, job_id: str) -> Path:

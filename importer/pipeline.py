@@ -4,51 +4,51 @@
                                                                   report ◀─────┘
 
 However a run ends — finished, aborted (exit 3), stopped by --max-error-rate (4), SIGINT
-(130) or SIGTERM (143) — once staging is complete the report is written from the journal,
-with unsent rows `pending`, and the same command resumes.
+(130) or SIGTERM (143), a full disk — once staging is complete the report and summary are
+written from the journal, with unsent rows `pending`, and the same command resumes. The
+same command on a job that completed sends nothing and says so.
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
+import contextlib
 import os
-import signal
+import sqlite3
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import anyio
 import httpx
 import orjson
 
-from importer import planning
-from importer.errors import AbortError, ImporterError, Interrupted, SourceError, UsageError
+from importer.errors import ImporterError, Interrupted, StateError, UsageError
 from importer.journal import Journal, account_path, journal_path
 from importer.mapping import Mapping, bind, load_mapping
-from importer.normalizing import Normalizer, cores, normalize_all, workers_for
+from importer.normalizing import Normalizer, cores
 from importer.progress import NullProgress, Progress
 from importer.reading import ReadOptions, open_source
 from importer.reporting import (
-    check_report_path,
-    check_writable,
+    STATUSES,
+    check_outputs,
     summary_text,
     write_job_report,
     write_rejects,
 )
-from importer.sending import minimo, notifuse
-from importer.sending.client import ApiClient, RequestFailed, RetryPolicy, Stats
-from importer.sending.engine import ErrorBudget, Sender, deliver
+from importer.sending import phase
+from importer.sending.phase import SendState
 from importer.settings import Credentials, RunSettings, credentials_from_env
+from importer.signals import StopSignals
+from importer.staging import job_identity, stage
+from importer.state import KEEP_DAYS, completed_at, prune
 
-AUTO_CLASSIFY_LIMIT = 2000
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+__all__ = ["Context", "RunResult", "job_identity", "preflight", "run"]
+preflight = phase.preflight  # `importer check`
 
 
 @dataclass(frozen=True)
@@ -68,25 +68,16 @@ class Context:
     clock: Callable[[], float] = time.monotonic
 
 
-@dataclass
-class _Run:
-    """What one run learns as it goes, for the summary."""
-
-    notes: list[str] = field(default_factory=list)
-    stats: Stats = field(default_factory=Stats)
-    saved_requests: int = 0
-
-
 def run(settings: RunSettings, context: Context) -> RunResult:
     started = context.clock()
     mapping = load_mapping(settings.mapping, settings.target)
     _check_modes(settings, mapping)
     report = settings.report_path()
-    for path in (report, settings.rejects):
-        if path is not None:
-            check_report_path(path)
-    if settings.summary_json is not None:
-        check_writable(settings.summary_json)
+    check_outputs(
+        {"the source": settings.source, "the mapping": settings.mapping},
+        {"--report": report, "--rejects": settings.rejects},
+        {"--summary-json": settings.summary_json},
+    )
     creds = (
         None
         if settings.dry_run
@@ -96,62 +87,156 @@ def run(settings: RunSettings, context: Context) -> RunResult:
     with open_source(settings.source, read) as source:
         # a bad mapping fails here, before anything is sent
         Normalizer(bind(mapping, source.headers, settings.source.name), clear_empty=False)
-    state = _Run()
-    with _SignalsRaise() as signals:
+    # a scheduler never reads yesterday's result as today's
+    _write_summary(settings, {"status": "running", "source": str(settings.source)})
+    job = _Job(settings, mapping, creds, read, report, context, started)
+    with StopSignals() as signals:
         if creds is None:
             with (
                 tempfile.TemporaryDirectory(prefix="importer-dry-run-") as tmp,
                 Journal(Path(tmp) / "job.sqlite", durable=False) as journal,
             ):
-                _stage(journal, settings, mapping, read, context.progress)
-                counts = _write_outputs(journal, settings, read, report, dry_run=True)
-        else:
-            state_dir = settings.journal_dir(context.env)
-            path = journal_path(state_dir, job_identity(settings, mapping, creds))
-            with Journal(path, account_path(state_dir, creds.account)) as journal:
-                if settings.fresh:  # only once the lock is ours: never under a running job
-                    journal.reset()
-                try:
-                    anyio.run(_preflight_only, creds, settings, context)
-                    signals.reinstall()
-                    _stage(journal, settings, mapping, read, context.progress)
-                    anyio.run(_send, journal, settings, creds, context, state)
-                    signals.reinstall()
-                except ImporterError as exc:
-                    if journal.get("staged") == "1":  # unsent rows are reported `pending`
-                        counts = _write_outputs(journal, settings, read, report, dry_run=False)
-                        seconds = context.clock() - started
-                        ended = _result(settings, mapping, creds, counts, state, report, seconds)
-                        ended.summary["exit_code"] = exc.exit_code
-                        _write_summary(settings, ended.summary)
-                        exc.summary = ended.text
+                stage(journal, settings, mapping, read, context.progress)
+                with signals.deferred():
+                    return job.finish(journal, None, signals)
+        state_dir = settings.journal_dir(context.env)
+        _prune(state_dir)
+        path = journal_path(state_dir, job_identity(settings, mapping, creds))
+        with _open_journal(path, account_path(state_dir, creds.account)) as journal:
+            if settings.fresh:  # only once the lock is ours: never under a running job
+                journal.reset()
+            if journal.get("completed"):
+                return job.replay(journal)
+            failure: ImporterError | None = None
+            try:
+                anyio.run(phase.preflight_only, creds, settings, context.transport)
+                stage(journal, settings, mapping, read, context.progress)
+            except ImporterError as exc:
+                if journal.get("staged") != "1":
                     raise
-                counts = _write_outputs(journal, settings, read, report, dry_run=False)
-    return _result(settings, mapping, creds, counts, state, report, context.clock() - started)
+                failure = exc  # staged by an earlier run: its rows are reported `pending`
+            except (sqlite3.Error, OSError) as exc:
+                raise _state_error(exc, journal.path, sent=False) from None
+            with signals.deferred():
+                if failure is None:
+                    failure = job.send(journal, creds, signals)
+                return job.finish(journal, failure, signals)
 
 
-class _SignalsRaise:
-    """SIGINT/SIGTERM raise `Interrupted` in the synchronous phases (staging, reporting);
-    the send phase listens to them itself and stops its workers cleanly."""
+@dataclass
+class _Job:
+    """One run of a job: what it was given, and what it learns as it goes."""
 
-    def __enter__(self) -> _SignalsRaise:
-        self._active = threading.current_thread() is threading.main_thread()
-        self._old = {s: signal.getsignal(s) for s in STOP_SIGNALS} if self._active else {}
-        self.reinstall()
-        return self
+    settings: RunSettings
+    mapping: Mapping
+    creds: Credentials | None
+    read: ReadOptions
+    report: Path
+    context: Context
+    started: float
+    state: SendState = field(default_factory=SendState)
 
-    @staticmethod
-    def _raise(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signum)
+    def send(
+        self, journal: Journal, creds: Credentials, signals: StopSignals
+    ) -> ImporterError | None:
+        """The send phase; what stopped it, if anything did."""
+        try:
+            anyio.run(
+                phase.send,
+                journal,
+                self.settings,
+                creds,
+                self.context.transport,
+                self.context.progress,
+                self.state,
+                signals.poll,
+            )
+        except ImporterError as exc:
+            return exc
+        except (sqlite3.Error, OSError) as exc:
+            return _state_error(exc, journal.path, sent=True)
+        return None
 
-    def reinstall(self) -> None:
-        """asyncio resets the handlers when the send phase's loop lets go of them."""
-        for s in self._old:
-            signal.signal(s, self._raise)
+    def finish(
+        self, journal: Journal, failure: ImporterError | None, signals: StopSignals
+    ) -> RunResult:
+        """Outputs from the journal, however the run ended; then the exit (SPEC §2, §6)."""
+        try:
+            counts = _write_outputs(journal, self.settings, self.read, self.report, self.dry_run)
+        except OSError as exc:
+            raise StateError(
+                f"The report could not be written ({exc.strerror or exc}).",
+                "Free some space or choose another --report path; then run the same command "
+                "again (nothing acknowledged is sent twice).",
+                failure.exit_code if failure is not None else 3,
+            ) from None
+        if failure is None and signals.received is not None:
+            failure = Interrupted(signals.received)
+        code = self._exit_code(counts)
+        done = "pending" not in counts and (failure is None or isinstance(failure, Interrupted))
+        if done and not self.dry_run:
+            journal.attempts.clear()
+            info = {"at": completed_at(), "exit_code": code, "counts": counts}
+            journal.set("completed", orjson.dumps(info).decode())
+        result = self._result(
+            counts, failure.exit_code if failure else code, "completed" if done else "stopped"
+        )
+        if failure is not None:
+            failure.summary = result.text
+            raise failure
+        return result
 
-    def __exit__(self, *exc: object) -> None:
-        for s, handler in self._old.items():
-            signal.signal(s, handler)
+    def replay(self, journal: Journal) -> RunResult:
+        """The same command on a job that completed: nothing is sent, and it says so."""
+        counts = _write_outputs(journal, self.settings, self.read, self.report, False)
+        info = orjson.loads(journal.get("completed") or "{}")
+        when = str(info.get("at", "")).replace("T", " ")[:16]
+        shown = ", ".join(f"{counts[s]:,} {s}" for s in STATUSES if counts.get(s))
+        note = (
+            f"nothing sent: this job already completed on {when} UTC ({shown or 'no rows'}); "
+            "run with --fresh to import the file again"
+        )
+        self.state.notes.append(note)
+        result = self._result(counts, int(info.get("exit_code", 0)), "replayed")
+        return RunResult(
+            result.exit_code, result.summary, f"importer: {note}. Report: {self.report}"
+        )
+
+    @property
+    def dry_run(self) -> bool:
+        return self.creds is None
+
+    def _exit_code(self, counts: dict[str, int]) -> int:
+        errors = counts.get("error", 0)
+        return 1 if errors and not self.settings.errors_ok else 0
+
+    def _result(self, counts: dict[str, int], exit_code: int, status: str) -> RunResult:
+        settings, state = self.settings, self.state
+        rows = sum(counts.values())
+        if rows == 0:
+            state.notes.append("the file has a header but no data rows")
+        seconds = self.context.clock() - self.started
+        summary: dict[str, Any] = {
+            "status": status,
+            "source": str(settings.source),
+            "target": self.mapping.target,
+            "base_url": self.creds.base_url if self.creds else None,
+            "dry_run": settings.dry_run,
+            "rows": rows,
+            "counts": counts,
+            "requests": state.stats.requests,
+            "retries": state.stats.retries,
+            "throttled": state.stats.throttled,
+            "requests_saved": state.saved_requests,
+            "seconds": round(seconds, 3),
+            "rows_per_second": rows / seconds if seconds > 0 else 0.0,
+            "notes": state.notes,
+            "report": str(self.report),
+            "rejects": str(settings.rejects) if settings.rejects else None,
+            "exit_code": exit_code,
+        }
+        _write_summary(settings, summary)
+        return RunResult(exit_code, summary, summary_text(summary))
 
 
 def _check_modes(settings: RunSettings, mapping: Mapping) -> None:
@@ -169,152 +254,41 @@ def _check_modes(settings: RunSettings, mapping: Mapping) -> None:
         )
 
 
-def job_identity(settings: RunSettings, mapping: Mapping, creds: Credentials) -> str:
-    """Source content, mapping, target and account (not the key, so a rotated key resumes)."""
-    digest = hashlib.sha256()
+def _open_journal(path: Path, account: Path) -> Journal:
     try:
-        with settings.source.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise SourceError(
-            f"Source file {settings.source} cannot be read: {exc.strerror}."
-        ) from None
-    parts = [
-        mapping.text,
-        mapping.target,
-        creds.account,
-        repr((settings.sheet, settings.header_row, settings.delimiter, settings.encoding)),
-        repr((settings.notifuse_mode, settings.list_id)),
-    ]
-    for part in parts:
-        digest.update(b"\0" + part.encode())
-    return digest.hexdigest()
-
-
-def _stage(
-    journal: Journal, settings: RunSettings, mapping: Mapping, read: ReadOptions, progress: Progress
-) -> None:
-    """Read, map and normalize every row into the journal, then plan; skipped when done."""
-    if journal.get("staged") == "1":
-        return
-    journal.reset()
-    with open_source(settings.source, read) as source:
-        bound = bind(mapping, source.headers, settings.source.name)
-        clear = mapping.options.empty == "clear"
-        workers = workers_for(settings.source.stat().st_size)
-        progress.start("staging", None)
-        for stored in normalize_all(source.rows(), bound, clear, workers, journal.stager()):
-            progress.advance(stored)
-        progress.close()
-    planning.plan(journal, mapping.target)
-    journal.set("staged", "1")
-
-
-async def _preflight_only(creds: Credentials, settings: RunSettings, context: Context) -> None:
-    """A bad key or URL fails here, with one cheap request, before a large file is staged."""
-    client = _client(creds, settings, context, concurrency=1)
-    try:
-        await _preflight(client, creds)
-    finally:
-        await client.aclose()
-
-
-async def _send(
-    journal: Journal, settings: RunSettings, creds: Credentials, context: Context, state: _Run
-) -> None:
-    """Deliver every pending row; SIGINT/SIGTERM stop the workers and raise Interrupted."""
-    journal.sync_known()  # what a killed run acknowledged
-    if settings.skip_unchanged:
-        unchanged = journal.skip_unchanged()
-        state.saved_requests = (
-            unchanged
-            if creds.target == "notifuse" and (settings.notifuse_mode == "upsert")
-            else -(-unchanged // settings.batch_size)
-        )
-        if unchanged:
-            state.notes.append(
-                f"{unchanged:,} rows unchanged since the last import: "
-                f"{state.saved_requests:,} requests saved"
-            )
-    counts = journal.counts()
-    budget = ErrorBudget(settings.max_error_rate, counts)
-    budget.check_staging()
-    client = _client(creds, settings, context, settings.concurrency)
-    state.stats = client.stats
-    try:
-        classify = _classify(journal, settings, creds, state)
-        sender = _sender(client, settings, creds, classify, journal)
-        context.progress.start("sending", counts.get("pending", 0))
-        signals = STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
-        gc.freeze()  # what exists now lives all run: collections while sending skip it
-        stopped = await deliver(
-            journal, sender, settings.concurrency, context.progress, budget, signals, client.gate
-        )
-        context.progress.close()
-    finally:
-        gc.unfreeze()
-        await client.aclose()
-        journal.sync_known()
-    if stopped is not None:
-        raise Interrupted(stopped)
-
-
-def _classify(journal: Journal, settings: RunSettings, creds: Credentials, state: _Run) -> bool:
-    """Minimo: look contacts up to tell created from updated, unless that costs too much."""
-    if creds.target != "minimo":
-        return False
-    if settings.classify is not None:
-        return settings.classify
-    lookups = journal.count_unknown_pending()
-    if lookups <= AUTO_CLASSIFY_LIMIT:
-        return True
-    state.notes.append(
-        f"{lookups:,} look-ups would be needed to tell created from updated: reported as "
-        "upserted (pass --classify to look them up anyway)"
-    )
-    return False
-
-
-def _client(
-    creds: Credentials, settings: RunSettings, context: Context, concurrency: int
-) -> ApiClient:
-    return ApiClient(
-        creds,
-        rate=settings.rate,
-        concurrency=concurrency,
-        timeout=settings.timeout,
-        policy=RetryPolicy(attempts=settings.max_attempts),
-        transport=context.transport,
-    )
-
-
-async def _preflight(client: ApiClient, creds: Credentials) -> None:
-    try:
-        if creds.target == "minimo":
-            await minimo.preflight(client)
-        else:
-            await notifuse.preflight(client, creds.workspace_id)
-    except RequestFailed as exc:
-        raise AbortError(
-            f"Cannot reach {creds.target.capitalize()} at {creds.base_url}: {exc}.",
-            "Check the base URL and your network; nothing was sent.",
+        return Journal(path, account)
+    except (sqlite3.Error, OSError) as exc:
+        raise StateError(
+            f"The state folder {path.parent} cannot be written ({_reason(exc)}).",
+            "Pass --state with a writable folder (or set XDG_STATE_HOME); nothing was sent.",
+            2,
         ) from None
 
 
-def _sender(
-    client: ApiClient, settings: RunSettings, creds: Credentials, classify: bool, journal: Journal
-) -> Sender:
-    if creds.target == "minimo":
-        return minimo.MinimoSender(client, settings.batch_size, classify, journal)
-    return notifuse.NotifuseSender(
-        client,
-        creds.workspace_id,
-        settings.notifuse_mode,
-        settings.batch_size,
-        settings.list_id,
-        journal,
+def _state_error(exc: sqlite3.Error | OSError, path: Path, sent: bool) -> StateError:
+    """A full disk or a folder made read-only while the job ran: named, never "a bug"."""
+    if sent:
+        hint = (
+            "Free some space (or make the folder writable); then run the same command again "
+            "to resume: nothing acknowledged is sent twice."
+        )
+    else:
+        hint = "Free some space, or pass --state with another folder; nothing was sent."
+    return StateError(
+        f"The job database {path} cannot be written ({_reason(exc)}).", hint, 3 if sent else 2
     )
+
+
+def _reason(exc: sqlite3.Error | OSError) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+def _prune(state_dir: Path) -> None:
+    """Journals of jobs completed more than KEEP_DAYS ago go; a failure here stops nothing."""
+    with contextlib.suppress(OSError, sqlite3.Error):
+        prune(state_dir, timedelta(days=KEEP_DAYS))
 
 
 def _write_outputs(
@@ -327,52 +301,8 @@ def _write_outputs(
     return counts
 
 
-def _result(
-    settings: RunSettings,
-    mapping: Mapping,
-    creds: Credentials | None,
-    counts: dict[str, int],
-    state: _Run,
-    report: Path,
-    seconds: float,
-) -> RunResult:
-    rows = sum(counts.values())
-    if rows == 0:
-        state.notes.append("the file has a header but no data rows")
-    errors = counts.get("error", 0)
-    summary: dict[str, Any] = {
-        "source": str(settings.source),
-        "target": mapping.target,
-        "base_url": creds.base_url if creds else None,
-        "dry_run": settings.dry_run,
-        "rows": rows,
-        "counts": counts,
-        "requests": state.stats.requests,
-        "retries": state.stats.retries,
-        "throttled": state.stats.throttled,
-        "requests_saved": state.saved_requests,
-        "seconds": round(seconds, 3),
-        "rows_per_second": rows / seconds if seconds > 0 else 0.0,
-        "notes": state.notes,
-        "report": str(report),
-        "rejects": str(settings.rejects) if settings.rejects else None,
-        "exit_code": 1 if errors else 0,
-    }
-    _write_summary(settings, summary)
-    return RunResult(summary["exit_code"], summary, summary_text(summary))
-
-
 def _write_summary(settings: RunSettings, summary: dict[str, Any]) -> None:
     if settings.summary_json:
         tmp = settings.summary_json.with_name(settings.summary_json.name + ".tmp")
         tmp.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
         os.replace(tmp, settings.summary_json)
-
-
-async def preflight(creds: Credentials, transport: httpx.AsyncBaseTransport | None = None) -> None:
-    """`importer check`: the live run's first request, on its own."""
-    client = ApiClient(creds, rate=None, concurrency=1, timeout=15.0, transport=transport)
-    try:
-        await _preflight(client, creds)
-    finally:
-        await client.aclose()

@@ -52,6 +52,38 @@ def check_report_path(path: Path) -> None:
     check_writable(path)
 
 
+def check_outputs(
+    inputs: dict[str, Path], tables: dict[str, Path | None], files: dict[str, Path | None]
+) -> None:
+    """Before anything is read or sent (SPEC §6): every output can be written, and none is
+    an input or another output (`--report src.csv` once overwrote the source, `--rejects`
+    equal to `--report` the report, `--summary-json m.toml` the mapping). `tables` are
+    report-like outputs (.csv/.xlsx/.jsonl), `files` any other; keys name the option."""
+    taken = dict(inputs.items())
+    for option, path in [*tables.items(), *files.items()]:
+        if path is None:
+            continue
+        for other, used in taken.items():
+            if _same_file(path, used):
+                raise UsageError(
+                    f"{option} {path} is the same file as {other}: it would be overwritten.",
+                    f"Give {option} another path.",
+                )
+        if path.is_dir():
+            raise UsageError(
+                f"{option} {path} is a folder.", f"Give {option} the path of a file in it."
+            )
+        (check_report_path if option in tables else check_writable)(path)
+        taken[option] = path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
 def check_writable(path: Path) -> None:
     """Before anything is sent: a report that cannot be written is found out now, not after."""
     try:

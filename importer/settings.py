@@ -68,6 +68,9 @@ class RunSettings:
     notifuse_mode: Literal["upsert", "import"] = "upsert"
     list_id: str | None = None
     max_error_rate: float | None = None
+    errors_ok: bool = False  # rows the data refused do not make the exit code 1
+    rejects_warnings: bool = False  # rejects also hold the rows sent with a dropped value
+    report_columns: tuple[str, ...] = ()  # source columns added to the report
     timeout: float = 30.0
     max_attempts: int = 5
     quiet: bool = False

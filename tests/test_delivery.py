@@ -8,26 +8,21 @@ were ever in flight at once.
 from __future__ import annotations
 
 import csv
-import sqlite3
 import time
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import anyio
 import httpx
 import orjson
 import pytest
 
 from importer.errors import AbortError
-from importer.journal import Journal, Outcome, PendingRow
-from importer.normalizing import Staged, record
+from importer.journal import AttemptLog
 from importer.pipeline import Context, RunResult, run
-from importer.progress import NullProgress
 from importer.sandbox import SandboxConfig, SandboxThread
 from importer.sending import engine
-from importer.sending.gate import InFlightGate
 from importer.settings import RunSettings
 from tests.conftest import sandbox_env
 
@@ -234,7 +229,8 @@ def test_import_mode_matches_failed_operations_by_index(tmp_path: Path) -> None:
 
 
 def test_a_server_that_keeps_failing_aborts_with_pending_rows(tmp_path: Path) -> None:
-    """Look-ups answer, every upsert fails: after 3 failed requests in a row, exit 3."""
+    """Look-ups answer, every upsert fails: after 3 failed requests in a row, exit 3, and
+    the rows whose requests failed stay `pending` (a transient failure is not `error`)."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
@@ -261,11 +257,12 @@ def test_a_server_that_keeps_failing_aborts_with_pending_rows(tmp_path: Path) ->
     )
     lines = (tmp_path / "report.csv").read_text(encoding="utf-8-sig").splitlines()
     assert_every_row_once(lines)
-    assert statuses(lines) == ["error"] * 200 + ["pending"] * 40
+    assert statuses(lines) == ["pending"] * ROWS
     assert lines[1] == (
-        "2,lead0000@gmail.com,'+393330000000,error,,"
+        "2,lead0000@gmail.com,'+393330000000,pending,,not delivered yet: "
         "server error: HTTP 503: 503 Service Unavailable (after 2 attempts),"
     )
+    assert lines[201] == "202,lead0200@gmail.com,'+393330000200,pending,,,"
 
 
 def test_minimo_response_lost_after_the_write_keeps_the_looked_up_status(tmp_path: Path) -> None:
@@ -337,34 +334,48 @@ def test_an_error_action_in_a_200_is_a_row_error(tmp_path: Path) -> None:
     ]
 
 
-def test_every_row_is_marked_attempted_before_it_is_sent(tmp_path: Path) -> None:
-    """After a kill, a row that may have been sent must be known as such (its outcome is
-    uncertain): the mark is committed before the request, as another connection sees it."""
-    path = tmp_path / "job.sqlite"
-    seen: list[list[tuple[int, int]]] = []
+@pytest.mark.parametrize(
+    ("target", "mode"), [("minimo", "upsert"), ("notifuse", "upsert"), ("notifuse", "import")]
+)
+def test_a_row_is_marked_attempted_just_before_its_write_is_sent(
+    tmp_path: Path, target: str, mode: str
+) -> None:
+    """After a kill, a row whose write may have been applied must be known as such, and only
+    such a row (a whole page marked at once made a rerun report rows `upserted` that were
+    never sent): when a write arrives, the attempt log holds its rows and no later ones."""
+    seen: list[tuple[list[int], list[int]]] = []
 
-    class Watcher:
-        batch_size = 2
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(404, json={"error": "not found"})
+        body = orjson.loads(request.content)
+        contacts = body if isinstance(body, list) else body.get("contacts") or [body["contact"]]
+        emails = [c["email"] for c in contacts]
+        log = AttemptLog(next((tmp_path / "state").glob("job-*.attempts")))
+        seen.append(([int(e[4:8]) + 2 for e in emails], log.read()))
+        if isinstance(body, list):
+            return httpx.Response(200, json=[{"contactId": e} for e in emails])
+        if "contact" in body:
+            return httpx.Response(200, json={"email": emails[0], "action": "create"})
+        return httpx.Response(200, json={"operations": [
+            {"email": e, "action": "create"} for e in emails
+        ]})  # fmt: skip
 
-        async def send(self, rows: list[PendingRow]) -> list[Outcome]:
-            with sqlite3.connect(path) as other:
-                marks = [other.execute("SELECT attempted FROM rows WHERE row = ?", (r.row,))
-                         .fetchone()[0] for r in rows]  # fmt: skip
-            seen.append([(r.row, m) for r, m in zip(rows, marks, strict=True)])
-            return [Outcome(r.row, "created") for r in rows]
-
-    with Journal(path, tmp_path / "account.sqlite") as journal:
-        staged = [Staged(n, "pending", f"lead{n}@gmail.com", None, {"n": n}) for n in range(2, 7)]
-        journal.add_staged([*map(record, staged), record(Staged(7, "error", error="bad"))])
-        budget = engine.ErrorBudget(None, journal.counts())
-        gate = InFlightGate(3, time.monotonic)
-        gate.limit = 1.0  # two of the three workers wait for room, then are let go
-
-        async def send_all() -> int | None:
-            with anyio.fail_after(10):  # parked workers never let go would hang here
-                return await engine.deliver(journal, Watcher(), 3, NullProgress(), budget, (), gate)
-
-        stopped = anyio.run(send_all)
-        assert stopped is None
-        assert journal.counts() == {"created": 5, "error": 1}
-    assert seen == [[(2, 1), (3, 1)], [(4, 1), (5, 1)], [(6, 1)]]  # one worker: in order
+    settings = RunSettings(
+        source=leads(tmp_path / "leads.csv", 7),
+        mapping=mapping(tmp_path / "m.toml", target),
+        report=tmp_path / "report.csv",
+        state_dir=tmp_path / "state",
+        concurrency=1,
+        batch_size=3,
+        classify=False,
+        notifuse_mode=cast(Literal["upsert", "import"], mode),
+    )
+    context = Context(env=sandbox_env("http://127.0.0.1:9"), transport=httpx.MockTransport(handler))
+    assert run(settings, context).exit_code == 0
+    sent: list[int] = []
+    for rows, logged in seen:
+        sent += rows
+        assert logged == sent
+    assert sent == list(range(2, 9))
+    assert not list((tmp_path / "state").glob("job-*.attempts")), "a completed job keeps none"

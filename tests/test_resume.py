@@ -296,11 +296,11 @@ def test_acknowledgements_reach_the_account_once_even_after_a_kill(tmp_path: Pat
         acknowledge(a, "c1")  # and killed before the copy
         assert a.known(["a@gmail.com"]) == {}
     with Journal(tmp_path / "a.sqlite", account) as a:
-        a.sync_known()  # the next run of job a, before sending
+        a.sync_known("minimo")  # the next run of job a, before sending
         assert a.known(["a@gmail.com"]) == {"a@gmail.com": "c1"}
     with stage("b.sqlite", "a@gmail.com") as b:  # a later job updates the same contact
         acknowledge(b, "c2")
-        b.sync_known()
+        b.sync_known("minimo")
     with Journal(tmp_path / "a.sqlite", account) as a:
-        a.sync_known()  # job a again: what it copied once is not copied again
+        a.sync_known("minimo")  # job a again: what it copied once is not copied again
         assert a.known(["a@gmail.com"]) == {"a@gmail.com": "c2"}

@@ -120,7 +120,8 @@ class Sandbox:
         return handle
 
     async def _handle(self, route: Route, request: web.Request) -> web.StreamResponse:
-        """body limit → auth → rate limit → latency → failure → drop before → apply → drop after."""
+        """outage → body limit → auth → rate limit → latency → failure → drop before → apply →
+        drop after."""
         entry: dict[str, Any] = {
             "api": route.api,
             "method": request.method,
@@ -140,9 +141,12 @@ class Sandbox:
         )
         entry["emails"] = unique(route.extract(call))
         unauthorized, limited_body = _API[route.api]
+        writes = route.method != "GET"  # --drop is before or after a write
 
         reply: Reply | None
-        if (reply := self.faults.too_large(raw)) is not None:
+        if (reply := self.faults.outage()) is not None:
+            outcome = "outage"
+        elif (reply := self.faults.too_large(raw)) is not None:
             outcome = "too_large"
         elif request.headers.get("Authorization") != f"Bearer {self._keys[route.api]}":
             reply, outcome = unauthorized, "unauthorized"
@@ -153,13 +157,13 @@ class Sandbox:
                 await asyncio.sleep(self.config.latency_ms / 1000)
             if (reply := self.faults.failure()) is not None:
                 outcome = "failed"
-            elif self.faults.drop("before"):
+            elif writes and self.faults.drop("before"):
                 return self._drop(request, entry, "dropped_before")
             else:
                 reply = route.apply(call, self.store, self.config)
                 self.store.commit()
                 entry["emails"] = unique(entry["emails"] + call.touched)
-                if self.faults.drop("after"):
+                if writes and self.faults.drop("after"):
                     return self._drop(request, entry, "dropped_after")
                 outcome = _outcome(reply.status)
         entry.update(status=reply.status, outcome=outcome, end=time.monotonic())
@@ -186,10 +190,20 @@ def build_app(sandbox: Sandbox) -> web.Application:
         sandbox.reset()
         return web.json_response({"ok": True})
 
+    async def outage(request: web.Request) -> web.Response:
+        """POST {"seconds": N}: every API request answers 503 for the next N seconds."""
+        body = parse_json(await request.read())
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float) or seconds < 0:
+            return web.json_response({"error": 'send {"seconds": N}'}, status=400)
+        sandbox.faults.start_outage(float(seconds))
+        return web.json_response({"ok": True})
+
     app = web.Application(client_max_size=MAX_BODY)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, sandbox.handler(route))
     app.router.add_get("/_sandbox/contacts", dump_contacts)
     app.router.add_get("/_sandbox/requests", dump_requests)
     app.router.add_post("/_sandbox/reset", reset)
+    app.router.add_post("/_sandbox/outage", outage)
     return app

@@ -26,7 +26,7 @@ class SandboxConfig:
     retry_after: str = "seconds"  # "seconds" | "date" | "none"
     latency_ms: float = 0.0
     fail_rate: float = 0.0  # fraction answered 500/502/503 without applying the write
-    drop: str | None = None  # None | "before" | "after" the write is applied
+    drop: str | None = None  # None | "before" | "after" the write is applied (writes only)
     drop_rate: float = 0.05
     reject_email: str | None = None  # regex searched in the normalized email: refused as invalid
     db: str | None = None  # SQLite file keeping contacts across restarts; None = memory

@@ -62,6 +62,7 @@ class Faults:
         self._config = config
         self._rng = random.Random(config.seed)
         self._buckets: dict[str, TokenBucket] = {}
+        self._outage_until = 0.0
         if config.rate is not None:
             self._buckets = {api: TokenBucket(config.rate) for api in ("minimo", "notifuse")}
 
@@ -83,6 +84,16 @@ class Faults:
                 instant = instant.replace(microsecond=0) + timedelta(seconds=1)
             headers["Retry-After"] = format_datetime(instant, usegmt=True)
         return Reply(429, body, headers=headers)
+
+    def start_outage(self, seconds: float) -> None:
+        """From now on, for `seconds`, every API request gets the 503 page a load balancer
+        with no backend answers (nothing is applied)."""
+        self._outage_until = time.monotonic() + seconds
+
+    def outage(self) -> Reply | None:
+        if time.monotonic() >= self._outage_until:
+            return None
+        return Reply(503, html=_UNAVAILABLE)
 
     def too_large(self, body: bytes) -> Reply | None:
         """A proxy's 413 page for a body over `max_body` (before the API sees the request)."""
@@ -113,4 +124,5 @@ class Faults:
         """Full buckets and, when seeded, the RNG back at its start."""
         for bucket in self._buckets.values():
             bucket.refill()
+        self._outage_until = 0.0
         self._rng = random.Random(self._config.seed)

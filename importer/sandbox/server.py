@@ -170,3 +170,7 @@ class SandboxThread:
     def reset(self) -> None:
         """Same as POST /_sandbox/reset."""
         self._call(lambda sb: sb.reset())
+
+    def outage(self, seconds: float) -> None:
+        """Same as POST /_sandbox/outage: every API request answers 503 for `seconds`."""
+        self._call(lambda sb: sb.faults.start_outage(seconds))

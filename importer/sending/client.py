@@ -12,7 +12,7 @@ import email.utils
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ import httpx
 import orjson
 
 from importer.errors import AbortError
+from importer.journal import Outcome, PendingRow
 from importer.sending.gate import InFlightGate
 from importer.sending.limiter import Clock, RateLimiter, Sleep
 from importer.settings import Credentials, is_loopback
@@ -63,12 +64,15 @@ class Reply:
 
 
 class RequestFailed(Exception):
-    """A request that still failed after all its retries; `cause` names the last reason."""
+    """A request that still failed after all its retries, for a transient reason (the
+    transport, 5xx, 429): its rows are sent again later, never `error`. `cause` names the
+    last reason; `uncertain`: a write may have been applied all the same."""
 
-    def __init__(self, cause: str, attempts: int) -> None:
+    def __init__(self, cause: str, attempts: int, uncertain: bool = False) -> None:
         super().__init__(f"{cause} (after {attempts} attempt{'s' if attempts > 1 else ''})")
         self.cause = cause
         self.attempts = attempts
+        self.uncertain = uncertain
 
 
 def error_text(status: int, body: Any, text: str) -> str:
@@ -181,9 +185,11 @@ class ApiClient:
         json: Any = None,
         content: bytes | None = None,
         params: dict[str, str] | None = None,
+        on_send: Callable[[], object] | None = None,
     ) -> Reply:
         """Send with retries; return the first non-retryable reply, or raise RequestFailed.
-        The body is `json` encoded, or `content`: JSON already encoded (see `json_array`)."""
+        The body is `json` encoded, or `content`: JSON already encoded (see `json_array`).
+        `on_send` runs right before the request goes out (after the limiter's wait)."""
         if json is not None:
             content = orjson.dumps(json)
         started = self._clock()
@@ -192,7 +198,7 @@ class ApiClient:
         while True:
             delay: float | None = None
             try:
-                response = await self._attempt(method, path, content, params)
+                response = await self._attempt(method, path, content, params, on_send)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 reason = self.redact(str(exc)) or type(exc).__name__
                 cause = f"cannot connect to {self.creds.base_url} ({reason})"
@@ -224,7 +230,7 @@ class ApiClient:
                         await self._sleep(delay if delay is not None else self._backoff(throttled))
                         continue
                     attempts += 1
-                    raise self._failed(cause, attempts + throttled - 1)
+                    raise self._failed(cause, attempts + throttled - 1, uncertain)
                 if code >= 500:
                     cause = f"server error: {with_status(code, body, text)}"
                     uncertain = uncertain or method != "GET"
@@ -234,18 +240,25 @@ class ApiClient:
                     return Reply(code, body, raw, uncertain)
             attempts += 1
             if attempts >= self.policy.attempts or self._late(started):
-                raise self._failed(cause, attempts + throttled)
+                raise self._failed(cause, attempts + throttled, uncertain)
             self.stats.retries += 1
             await self._sleep(self._backoff(attempts))
 
     async def _attempt(
-        self, method: str, path: str, content: bytes | None, params: dict[str, str] | None
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        params: dict[str, str] | None,
+        on_send: Callable[[], object] | None,
     ) -> httpx.Response:
         """One request, holding an in-flight permit (never while waiting to retry)."""
         await self.gate.acquire()
         rtt: float | None = None
         try:
             await self.limiter.acquire()
+            if on_send is not None:
+                on_send()
             self.stats.requests += 1
             sent = self._clock()
             response = await self.http.request(method, path, content=content, params=params)
@@ -262,7 +275,7 @@ class ApiClient:
         ceiling = min(self.policy.max_delay, self.policy.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + float(self._rng.uniform(0, ceiling / 2))
 
-    def _failed(self, cause: str, attempts: int) -> Exception:
+    def _failed(self, cause: str, attempts: int, uncertain: bool) -> Exception:
         self.stats.failed += 1
         self._consecutive_failures += 1
         if self._consecutive_failures >= self.policy.abort_after_failures:
@@ -272,7 +285,7 @@ class ApiClient:
                 "Check the base URL and your network, or the service's status page; then run "
                 "the same command again to resume.",
             )
-        return RequestFailed(cause, attempts)
+        return RequestFailed(cause, attempts, uncertain)
 
     def _rejected(self, code: int, body: Any, text: str) -> AbortError:
         var = _KEY_VARS[self.creds.target]
@@ -284,6 +297,16 @@ class ApiClient:
             + (" and NOTIFUSE_WORKSPACE_ID" if self.creds.target == "notifuse" else "")
             + "; then run the same command again to resume.",
         )
+
+
+NOT_DELIVERED = "not delivered yet: "  # the error text of a row left pending by a failure
+
+
+def deferred(rows: Iterable[PendingRow], failure: RequestFailed) -> list[Outcome]:
+    """Rows not delivered for a transient reason: still `pending`, sent again at the end of
+    the run (and by the next run), never `error` (SPEC §5)."""
+    message = NOT_DELIVERED + str(failure)
+    return [Outcome(r.row, "pending", error=message, uncertain=failure.uncertain) for r in rows]
 
 
 def json_array(items: list[bytes]) -> bytes:

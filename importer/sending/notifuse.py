@@ -17,7 +17,9 @@ from importer.journal import Journal, Outcome, PendingRow
 from importer.normalizing import clean_text
 from importer.sending.client import (
     ApiClient,
+    Reply,
     RequestFailed,
+    deferred,
     error_text,
     json_array,
     json_object,
@@ -64,17 +66,27 @@ class NotifuseSender:
         self.list_id = list_id
 
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
-        try:
-            if self.mode == "upsert":
-                return [await self._upsert(row) for row in rows]
-            return await self._import(rows)
-        except RequestFailed as exc:
-            return [Outcome(r.row, "error", error=str(exc)) for r in rows]
+        if self.mode == "upsert":
+            return [outcome for row in rows for outcome in await self._upsert(row)]
+        return await self._import(rows)
 
-    async def _upsert(self, row: PendingRow) -> Outcome:
+    async def _upsert(self, row: PendingRow) -> list[Outcome]:
         body = json_object({"workspace_id": self._workspace, "contact": row.payload})
-        reply = await self.client.call("POST", "/api/contacts.upsert", content=body)
-        if reply.status == 200 and isinstance(reply.body, dict):
+        try:
+            reply = await self.client.call(
+                "POST",
+                "/api/contacts.upsert",
+                content=body,
+                on_send=lambda: self.journal.attempts.mark((row,)),
+            )
+        except RequestFailed as exc:  # transient: sent again later
+            return deferred((row,), exc)
+        if reply.status == 200 and not isinstance(reply.body, dict):
+            return deferred((row,), _unexpected(reply))
+        return [self._upserted(row, reply)]
+
+    def _upserted(self, row: PendingRow, reply: Reply) -> Outcome:
+        if reply.status == 200:
             uncertain = reply.uncertain or row.attempted == 1
             known = uncertain and row.email in self.journal.known([row.email])
             status = _status(reply.body.get("action"), uncertain, known)
@@ -89,17 +101,33 @@ class NotifuseSender:
         }
         if self.list_id:
             members["subscribe_to_lists"] = orjson.dumps([self.list_id])
-        reply = await self.client.call("POST", "/api/contacts.import", content=json_object(members))
+        try:
+            reply = await self.client.call(
+                "POST",
+                "/api/contacts.import",
+                content=json_object(members),
+                on_send=lambda: self.journal.attempts.mark(rows),
+            )
+        except RequestFailed as exc:  # transient: sent again later
+            return deferred(rows, exc)
         operations = reply.body.get("operations") if isinstance(reply.body, dict) else None
         if reply.status == 413 and len(rows) > 1:  # over a proxy's body limit: halve it
             half = len(rows) // 2
             return await self._import(rows[:half]) + await self._import(rows[half:])
+        if reply.status == 200 and not isinstance(operations, list):
+            return deferred(rows, _unexpected(reply))
         if reply.status != 200 or not isinstance(operations, list):
             message = error_text(reply.status, reply.body, reply.text)
             return [Outcome(r.row, "error", error=message) for r in rows]
         uncertain = {r.email for r in rows if r.attempted or reply.uncertain}
         known = self.journal.known(sorted(uncertain)) if uncertain else {}
         return match_operations(rows, operations, uncertain, known)
+
+
+def _unexpected(reply: Reply) -> RequestFailed:
+    """A 200 that is not the API's answer (a proxy's page?): the write may have been
+    applied, or not; the rows are sent again later."""
+    return RequestFailed(f"unexpected answer from Notifuse: {reply.text[:200]}", 1, True)
 
 
 def match_operations(
