@@ -12,6 +12,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
@@ -21,7 +22,8 @@ from importer import __version__
 from importer.errors import ImporterError, UsageError
 from importer.pipeline import Context, run
 from importer.progress import for_stream
-from importer.settings import TARGETS, RunSettings, Target, credentials_from_env
+from importer.settings import TARGETS, RunSettings, Target, credentials_from_env, state_dir
+from importer.state import KEEP_DAYS
 
 EXIT_INTERNAL = 70
 
@@ -133,6 +135,24 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("--delimiter")
     sg.add_argument("--encoding")
     sg.add_argument("--verbose", action="store_true")
+
+    st = sub.add_parser("state", help="the jobs kept under --state")
+    stsub = st.add_subparsers(dest="state_command", required=True, parser_class=_Parser)
+    for name, text in (
+        ("list", "list the jobs: completed, incomplete or running, and their size"),
+        ("prune", "remove the journals of completed jobs"),
+    ):
+        one = stsub.add_parser(name, help=text)
+        one.add_argument("--state", type=Path, help="default: $XDG_STATE_HOME/importer")
+        one.add_argument("--verbose", action="store_true")
+        if name == "prune":
+            one.add_argument(
+                "--older-than",
+                type=float,
+                default=KEEP_DAYS,
+                metavar="DAYS",
+                help=f"completed more than DAYS ago (default {KEEP_DAYS}; 0: all completed)",
+            )
 
     s = sub.add_parser("sandbox", help="serve local stand-ins of both APIs on loopback")
     s.add_argument("--host", default="127.0.0.1")
@@ -249,6 +269,33 @@ def _cmd_mapping(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_state(ns: argparse.Namespace) -> int:
+    from importer import state
+
+    folder = state_dir(ns.state, os.environ)
+    if ns.state_command == "list":
+        found = state.jobs(folder)
+        if not found:
+            print(f"No job in {folder}.")
+            return 0
+        print(state.HEADER)
+        for job in found:
+            print(state.describe(job))
+        return 0
+    if ns.older_than < 0:
+        raise UsageError("--older-than must be 0 or more days.")
+    removed = state.prune(folder, timedelta(days=ns.older_than))
+    if not removed:
+        print(f"Removed no job: none completed more than {ns.older_than:g} days ago.")
+        return 0
+    freed = sum(job.size for job in removed)
+    print(
+        f"Removed {len(removed)} completed job{'s' if len(removed) > 1 else ''} "
+        f"({freed / 1e6:,.1f} MB) from {folder}."
+    )
+    return 0
+
+
 def _cmd_sandbox(ns: argparse.Namespace) -> int:
     from importer.sandbox import SandboxConfig, serve
 
@@ -296,7 +343,13 @@ def _redact(text: str) -> str:
     return text
 
 
-COMMANDS = {"run": _cmd_run, "check": _cmd_check, "mapping": _cmd_mapping, "sandbox": _cmd_sandbox}
+COMMANDS = {
+    "run": _cmd_run,
+    "check": _cmd_check,
+    "mapping": _cmd_mapping,
+    "state": _cmd_state,
+    "sandbox": _cmd_sandbox,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

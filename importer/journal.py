@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS rows (
     merged_into INTEGER,           -- a duplicate's survivor row
     digest BLOB,                   -- hash of the payload, compared with account.known
     attempted INTEGER NOT NULL DEFAULT 0,  -- a write of it was sent: its outcome may be unknown
-    prior TEXT                     -- created/updated as known before the first attempt
+    prior TEXT,                    -- created/updated as known before the first attempt
+    dropped INTEGER NOT NULL DEFAULT 0  -- sent without a value it had (--rejects-warnings)
 );
 -- no index on status: pages of pending rows are read by row number, and updating one
 -- cost a quarter of each acknowledgement's commit
@@ -59,13 +60,18 @@ CREATE TABLE IF NOT EXISTS account.known (
 """
 _SUCCESS = ("created", "updated", "upserted")
 _INSERT_STAGED = (
-    "INSERT INTO rows (row, status, email, phone, payload, digest, warnings, error) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO rows (row, status, email, phone, payload, digest, warnings, error, dropped) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 APPLY_BATCH = 2000  # planned changes written per transaction
 # a planned change: row, status, merged_into, payload, digest, phone, warning (None: unchanged)
-_CHANGE = "status TEXT, merged_into INTEGER, payload BLOB, digest BLOB, phone TEXT, warning TEXT"
-_Change = tuple[int, str | None, int | None, bytes | None, bytes | None, str | None, str]
+_CHANGE = (
+    "status TEXT, merged_into INTEGER, payload BLOB, digest BLOB, phone TEXT, warning TEXT, "
+    "dropped INTEGER"
+)
+_Change = tuple[
+    int, str | None, int | None, bytes | None, bytes | None, str | None, str, int | None
+]
 
 
 def _with_warning(param: str) -> str:
@@ -139,13 +145,12 @@ class Journal:
         self.db = _connect(path, durable)
         self.db.execute(f"PRAGMA threads={cores()}")  # planning's sorts use the other cores too
         self.db.executescript(_SCHEMA)
+        _add_column(self.db, "main", "rows", "dropped INTEGER NOT NULL DEFAULT 0")
         self.db.execute("ATTACH DATABASE ? AS account", (str(account or ":memory:"),))
         self.db.execute("PRAGMA account.journal_mode=WAL")
         self.db.execute("PRAGMA account.synchronous=NORMAL")
         self.db.executescript(_ACCOUNT_SCHEMA)
-        columns = {c[1] for c in self.db.execute("PRAGMA account.table_info(known)")}
-        if "how" not in columns:  # an account database of an earlier version
-            self.db.execute("ALTER TABLE account.known ADD COLUMN how TEXT")
+        _add_column(self.db, "account", "known", "how TEXT")
         self.attempts = AttemptLog(path.with_name(path.name + ".attempts"))
 
     def close(self) -> None:
@@ -220,15 +225,17 @@ class Journal:
             phone = phone if isinstance(phone, str) else None
             also = f"row{'s' if len(merged) > 1 else ''} {', '.join(map(str, merged))}"
             warning = f"merged with {also} (same email)"
-            changes.append((survivor, None, None, *encode(payload), phone, warning))
+            changes.append((survivor, None, None, *encode(payload), phone, warning, None))
             warning = f"same email as row {survivor}: merged into it"
-            changes.extend((r, "duplicate", survivor, None, None, None, warning) for r in merged)
+            changes.extend(
+                (r, "duplicate", survivor, None, None, None, warning, None) for r in merged
+            )
         self._change(changes)
 
     def drop_phones(self, drops: Iterable[tuple[int, dict[str, Any], str]]) -> None:
         """Send these rows without their phone, each with its warning (recorded as changes)."""
         self._change(
-            (row, None, None, *encode(payload), None, warning) for row, payload, warning in drops
+            (row, None, None, *encode(payload), None, warning, 1) for row, payload, warning in drops
         )
 
     def _change(self, changes: Iterable[_Change]) -> None:
@@ -236,7 +243,7 @@ class Journal:
             f"CREATE TEMP TABLE IF NOT EXISTS changes (row INTEGER NOT NULL, {_CHANGE})"
         )  # appended in the planner's order (by row, each insert was a random write: 8 µs)
         with self._transaction():
-            self.db.executemany("INSERT INTO temp.changes VALUES (?, ?, ?, ?, ?, ?, ?)", changes)
+            self.db.executemany("INSERT INTO temp.changes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", changes)
 
     def apply_changes(self) -> None:
         """Write the recorded changes in row order, APPLY_BATCH rows a transaction: the rows
@@ -260,6 +267,7 @@ class Journal:
                     "payload = COALESCE(c.payload, rows.payload), "
                     "digest = COALESCE(c.digest, rows.digest), "
                     "phone = CASE WHEN c.payload IS NULL THEN rows.phone ELSE c.phone END, "
+                    "dropped = COALESCE(c.dropped, rows.dropped), "
                     f"warnings = {_with_warning('c.warning')} "
                     "FROM temp.ordered c WHERE c.row = rows.row AND c.row > ?1 "
                     "AND (?2 IS NULL OR c.row <= ?2)",
@@ -373,6 +381,17 @@ class Journal:
         """Every row in source order, as reported (see `read_report`)."""
         return _report_rows(self.db, dry_run, 0, None)
 
+    def rejects(self, dry_run: bool, warnings: bool) -> Iterator[tuple[int, str]]:
+        """(row, why) of the rows for the rejects file, in source order: the rows reported
+        `error`, and with `warnings` the rows sent without a value they had."""
+        return iter(
+            self.db.execute(
+                "SELECT row, CASE WHEN status = 'error' THEN error ELSE warning END "
+                f"FROM ({_REPORTED}) WHERE status = 'error' OR (?4 AND dropped) ORDER BY row",
+                (dry_run, 0, None, warnings),
+            )
+        )
+
     def report_parts(self, parts: int) -> list[tuple[int, int | None]]:
         """`parts` ranges (after, up to) of row numbers, as many rows each."""
         total = int(self.db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
@@ -426,6 +445,13 @@ def read_report(path: Path, dry_run: bool, after: int, upto: int | None) -> Iter
         db.close()
 
 
+def _add_column(db: sqlite3.Connection, schema: str, table: str, column: str) -> None:
+    """A database of an earlier version gains a column it lacks."""
+    name = column.split()[0]
+    if name not in {c[1] for c in db.execute(f"PRAGMA {schema}.table_info({table})")}:
+        db.execute(f"ALTER TABLE {schema}.{table} ADD COLUMN {column}")
+
+
 def _begin(db: sqlite3.Connection, kind: str = "") -> sqlite3.Connection:
     """`with _begin(db):` one transaction: committed at the end, rolled back on an error."""
     db.execute(f"BEGIN {kind}")
@@ -473,22 +499,29 @@ def _record(db: sqlite3.Connection, outcomes: Iterable[Outcome]) -> None:
         )
 
 
+# Every row as reported: a duplicate shares its survivor's id and any error (and is
+# `pending` while its survivor is); a dry run's pending rows are `valid` (?1). Resolved in
+# SQL: this runs once per row of the file. Its last column is `dropped`.
+_REPORTED = (
+    "SELECT r.row, COALESCE(r.email, '') AS email, COALESCE(r.phone, '') AS phone, "
+    "CASE WHEN r.status = 'duplicate' AND s.status = 'error' THEN 'error' "
+    "WHEN r.status = 'duplicate' AND s.status = 'pending' AND NOT ?1 THEN 'pending' "
+    "WHEN r.status = 'pending' AND ?1 THEN 'valid' ELSE r.status END AS status, "
+    "COALESCE(r.contact_id, s.contact_id, '') AS contact_id, "
+    "CASE WHEN r.status = 'duplicate' AND s.status = 'error' "
+    "THEN 'row ' || r.merged_into || ': ' || s.error ELSE COALESCE(r.error, '') END AS error, "
+    "r.warnings AS warning, r.dropped FROM rows r LEFT JOIN rows s ON s.row = r.merged_into "
+    "WHERE r.row > ?2 AND (?3 IS NULL OR r.row <= ?3)"
+)
+
+
 def _report_rows(
     db: sqlite3.Connection, dry_run: bool, after: int, upto: int | None
 ) -> Iterator[ReportRow]:
-    """Rows in source order, as reported: a duplicate shares its survivor's id and any error
-    (and is `pending` while its survivor is); a dry run's pending rows are `valid`. Resolved
-    in SQL: this runs once per row of the file."""
+    """Rows in source order, as reported (see _REPORTED)."""
     cursor = db.execute(
-        "SELECT r.row, COALESCE(r.email, ''), COALESCE(r.phone, ''), "
-        "CASE WHEN r.status = 'duplicate' AND s.status = 'error' THEN 'error' "
-        "WHEN r.status = 'duplicate' AND s.status = 'pending' AND NOT ?1 THEN 'pending' "
-        "WHEN r.status = 'pending' AND ?1 THEN 'valid' ELSE r.status END, "
-        "COALESCE(r.contact_id, s.contact_id, ''), "
-        "CASE WHEN r.status = 'duplicate' AND s.status = 'error' "
-        "THEN 'row ' || r.merged_into || ': ' || s.error ELSE COALESCE(r.error, '') END, "
-        "r.warnings FROM rows r LEFT JOIN rows s ON s.row = r.merged_into "
-        "WHERE r.row > ?2 AND (?3 IS NULL OR r.row <= ?3) ORDER BY r.row",
+        "SELECT row, email, phone, status, contact_id, error, warning "
+        f"FROM ({_REPORTED}) ORDER BY row",
         (dry_run, after, upto),
     )
     return map(ReportRow._make, cursor)

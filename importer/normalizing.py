@@ -45,6 +45,7 @@ class Staged(NamedTuple):
     payload: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    dropped: bool = False  # a value the row had is not sent (its warning says which)
 
 
 class CellError(ValueError):
@@ -64,6 +65,17 @@ _BOOL_WORDS = {
     **dict.fromkeys(["true", "yes", "y", "1", "x", "sì", "si", "oui", "ja", "vero"], True),
     **dict.fromkeys(["false", "no", "n", "0", "non", "nein", "falso"], False),
 }
+
+
+QUOTE_LIMIT = 100  # characters of a cell an error text quotes
+
+
+def quoted(text: str) -> str:
+    """A cell as an error text quotes it: whole up to QUOTE_LIMIT characters, else its start
+    and its length (a 40,000-character cell once went into a report whole)."""
+    if len(text) <= QUOTE_LIMIT:
+        return repr(text)
+    return f"{text[:QUOTE_LIMIT]!r}… ({len(text):,} characters)"
 
 
 def clean_text(value: str) -> str:
@@ -146,9 +158,12 @@ def normalize_phone(text: str, region: str | None) -> tuple[str | None, str | No
     international = compact.startswith("+")
     digits = compact[1:] if international else compact
     if not digits.isdigit():
-        return None, f"invalid phone {text!r}"
+        return None, f"invalid phone {quoted(text)}"
     if not international and region is None:
-        return None, f"phone {text!r} has no country code and the mapping sets no default_region"
+        return (
+            None,
+            f"phone {quoted(text)} has no country code and the mapping sets no default_region",
+        )
     candidates = [compact if international else digits]
     if not international and region is not None:
         code = str(phonenumbers.country_code_for_region(region))
@@ -171,7 +186,7 @@ def normalize_phone(text: str, region: str | None) -> tuple[str | None, str | No
         ) or phonenumbers.is_valid_number(number):
             e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             return e164, None
-    return None, f"invalid phone {text!r}"
+    return None, f"invalid phone {quoted(text)}"
 
 
 _NUMBER_JUNK = re.compile(r"[\s\u00a0'\u2019€$£¥]")
@@ -197,7 +212,7 @@ def parse_number(text: str, decimal: str | None) -> int | float:
     sep = decimal or _detect_decimal(compact, text)
     if not _NUMBER_SHAPES[sep].fullmatch(compact):
         written = f" with decimal separator {sep!r}" if decimal else ""
-        raise CellError(f"{text!r} is not a number{written}")
+        raise CellError(f"{quoted(text)} is not a number{written}")
     plain = compact.replace("." if sep == "," else ",", "").replace(sep, ".")
     value = float(plain)
     return int(value) if "." not in plain and value.is_integer() else value
@@ -216,7 +231,7 @@ def _detect_decimal(compact: str, text: str) -> str:
     head, _, tail = compact.rpartition(mark)
     if len(tail) == 3 and head.lstrip("+-") not in ("", "0"):
         raise CellError(
-            f'{text!r} is ambiguous (thousands or decimals?): set decimal = "," or '
+            f'{quoted(text)} is ambiguous (thousands or decimals?): set decimal = "," or '
             '"." in the mapping\'s [options]'
         )
     return mark
@@ -224,7 +239,7 @@ def _detect_decimal(compact: str, text: str) -> str:
 
 def _number(cell: Cell, text: str, spec: FieldSpec, options: _Options) -> Any:
     if isinstance(cell, bool | datetime | date | time):
-        raise CellError(f"{text!r} is not a number")
+        raise CellError(f"{quoted(text)} is not a number")
     if isinstance(cell, float):
         return int(cell) if cell.is_integer() else cell
     if isinstance(cell, int):
@@ -240,7 +255,7 @@ def _bool(cell: Cell, text: str, spec: FieldSpec, options: _Options) -> Any:
     word = _BOOL_WORDS.get(text.casefold())
     if word is None:
         raise CellError(
-            f"{text!r} is not yes/no (accepted: true/false, yes/no, sì/no, 1/0, x; "
+            f"{quoted(text)} is not yes/no (accepted: true/false, yes/no, sì/no, 1/0, x; "
             "or add a `values` table to the mapping)"
         )
     return word
@@ -263,7 +278,7 @@ def _text_datetime(text: str, fmt: str | None, tz: zoneinfo.ZoneInfo) -> str:
     except ValueError:
         how = f"format {fmt!r}" if fmt else "ISO 8601 (2026-03-31 or 2026-03-31T09:00)"
         raise CellError(
-            f'{text!r} is not a date in {how}; set `format` in the mapping (e.g. "%d/%m/%Y")'
+            f'{quoted(text)} is not a date in {how}; set `format` in the mapping (e.g. "%d/%m/%Y")'
         ) from None
     return _moment(moment, tz)
 
@@ -279,9 +294,9 @@ def _json(cell: Cell, text: str, spec: FieldSpec, options: _Options) -> Any:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        raise CellError(f"{text[:60]!r} is not valid JSON") from None
+        raise CellError(f"{quoted(text)} is not valid JSON") from None
     if spec.name.startswith("custom_json_") and not isinstance(value, dict | list):
-        raise CellError(f"{text[:60]!r} must be a JSON object or array")
+        raise CellError(f"{quoted(text)} must be a JSON object or array")
     return value
 
 
@@ -381,6 +396,7 @@ class Normalizer:
             return Staged(source.number, "skipped", warnings=("empty row",))
         errors: list[str] = []
         warnings: list[str] = []
+        dropped = False
         if source.problem:
             errors.append(source.problem)
         cells = source.cells
@@ -393,7 +409,7 @@ class Normalizer:
         else:
             email = normalize_email(raw_text)
             if email is None:
-                errors.append(f"invalid email {raw_text!r} in column {self.email.column}")
+                errors.append(f"invalid email {quoted(raw_text)} in column {self.email.column}")
         payload: dict[str, Any] = {"email": email}
         phone: str | None = None
         for plan in self.plans:
@@ -402,6 +418,7 @@ class Normalizer:
             except CellError as exc:
                 if plan.is_phone and self.drop_bad_phone:
                     warnings.append(f"{exc} in column {plan.field.column}: sent without phone")
+                    dropped = True
                 else:
                     errors.append(f"{exc} in column {plan.field.column}")
                 continue
@@ -421,7 +438,9 @@ class Normalizer:
             return Staged(
                 source.number, "error", shown, phone, None, tuple(warnings), "; ".join(errors)
             )
-        return Staged(source.number, "pending", email, phone, payload, tuple(warnings))
+        return Staged(
+            source.number, "pending", email, phone, payload, tuple(warnings), None, dropped
+        )
 
     def _value(self, cells: tuple[Cell, ...], plan: _Plan) -> tuple[bool, Any]:
         """(present, value): an empty cell is never a value (omitted, or None under clear)."""
@@ -472,7 +491,9 @@ def _row_region(cell: Cell, spec: FieldSpec) -> str | None:
     return code if code in phonenumbers.SUPPORTED_REGIONS else None
 
 
-StagedRecord = tuple[int, str, str | None, str | None, bytes | None, bytes | None, str, str | None]
+StagedRecord = tuple[
+    int, str, str | None, str | None, bytes | None, bytes | None, str, str | None, int
+]
 
 
 def encode(payload: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -484,7 +505,10 @@ def encode(payload: dict[str, Any]) -> tuple[bytes, bytes]:
 def record(s: Staged) -> StagedRecord:
     """A staged row as the job database stores it (encoded here, off the main process)."""
     data, digest = encode(s.payload) if s.payload is not None else (None, None)
-    return (s.row, s.status, s.email, s.phone, data, digest, "; ".join(s.warnings), s.error)
+    return (
+        s.row, s.status, s.email, s.phone, data, digest, "; ".join(s.warnings), s.error,
+        int(s.dropped),
+    )  # fmt: skip
 
 
 CHUNK = 2000  # rows per batch: one transaction in the journal, one task for a worker

@@ -12,7 +12,6 @@ same command on a job that completed sends nothing and says so.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import tempfile
 import time
@@ -32,13 +31,15 @@ from importer.journal import Journal, account_path, journal_path
 from importer.mapping import Mapping, bind, load_mapping
 from importer.normalizing import Normalizer, cores
 from importer.progress import NullProgress, Progress
-from importer.reading import ReadOptions, open_source
+from importer.reading import ReadOptions, Source, open_source
 from importer.reporting import (
-    STATUSES,
     check_outputs,
+    counts_text,
+    source_columns,
     summary_text,
     write_job_report,
     write_rejects,
+    write_summary,
 )
 from importer.sending import phase
 from importer.sending.phase import SendState
@@ -85,10 +86,11 @@ def run(settings: RunSettings, context: Context) -> RunResult:
     )
     read = ReadOptions(settings.sheet, settings.header_row, settings.delimiter, settings.encoding)
     with open_source(settings.source, read) as source:
-        # a bad mapping fails here, before anything is sent
+        # a bad mapping or --report-columns fails here, before anything is sent
         Normalizer(bind(mapping, source.headers, settings.source.name), clear_empty=False)
+        source_columns(source.headers, settings.report_columns)
     # a scheduler never reads yesterday's result as today's
-    _write_summary(settings, {"status": "running", "source": str(settings.source)})
+    write_summary(settings.summary_json, {"status": "running", "source": str(settings.source)})
     job = _Job(settings, mapping, creds, read, report, context, started)
     with StopSignals() as signals:
         if creds is None:
@@ -162,7 +164,7 @@ class _Job:
     ) -> RunResult:
         """Outputs from the journal, however the run ended; then the exit (SPEC §2, §6)."""
         try:
-            counts = _write_outputs(journal, self.settings, self.read, self.report, self.dry_run)
+            counts = self._write_outputs(journal, self.dry_run)
         except OSError as exc:
             raise StateError(
                 f"The report could not be written ({exc.strerror or exc}).",
@@ -188,12 +190,12 @@ class _Job:
 
     def replay(self, journal: Journal) -> RunResult:
         """The same command on a job that completed: nothing is sent, and it says so."""
-        counts = _write_outputs(journal, self.settings, self.read, self.report, False)
+        counts = self._write_outputs(journal, False)
         info = orjson.loads(journal.get("completed") or "{}")
         when = str(info.get("at", "")).replace("T", " ")[:16]
-        shown = ", ".join(f"{counts[s]:,} {s}" for s in STATUSES if counts.get(s))
         note = (
-            f"nothing sent: this job already completed on {when} UTC ({shown or 'no rows'}); "
+            f"nothing sent: this job already completed on {when} UTC "
+            f"({counts_text(counts) or 'no rows'}); "
             "run with --fresh to import the file again"
         )
         self.state.notes.append(note)
@@ -205,6 +207,34 @@ class _Job:
     @property
     def dry_run(self) -> bool:
         return self.creds is None
+
+    def _write_outputs(self, journal: Journal, dry_run: bool) -> dict[str, int]:
+        """The report and the rejects, in the CSV source's delimiter (a `;` file gets `;`
+        output, as the Excel of its users expects)."""
+        settings = self.settings
+
+        def source() -> Source:
+            return open_source(settings.source, self.read)
+
+        with source() as opened:
+            delimiter = opened.delimiter
+            columns = source_columns(opened.headers, settings.report_columns)
+            counts = write_job_report(
+                journal, dry_run, self.report, cores(), delimiter, opened, columns
+            )
+        if settings.rejects is not None:
+            whole = write_rejects(
+                source,
+                lambda: journal.rejects(dry_run, settings.rejects_warnings),
+                settings.rejects,
+                delimiter,
+            )
+            if whole is not None:
+                self.state.notes.append(
+                    f"a rejected row holds a cell longer than an XLSX cell (32,767 "
+                    f"characters): cut in {settings.rejects}, whole in {whole}"
+                )
+        return counts
 
     def _exit_code(self, counts: dict[str, int]) -> int:
         errors = counts.get("error", 0)
@@ -235,7 +265,7 @@ class _Job:
             "rejects": str(settings.rejects) if settings.rejects else None,
             "exit_code": exit_code,
         }
-        _write_summary(settings, summary)
+        write_summary(settings.summary_json, summary)
         return RunResult(exit_code, summary, summary_text(summary))
 
 
@@ -289,20 +319,3 @@ def _prune(state_dir: Path) -> None:
     """Journals of jobs completed more than KEEP_DAYS ago go; a failure here stops nothing."""
     with contextlib.suppress(OSError, sqlite3.Error):
         prune(state_dir, timedelta(days=KEEP_DAYS))
-
-
-def _write_outputs(
-    journal: Journal, settings: RunSettings, read: ReadOptions, report: Path, dry_run: bool
-) -> dict[str, int]:
-    counts = write_job_report(journal, dry_run, report, cores())
-    if settings.rejects is not None:
-        with open_source(settings.source, read) as source:
-            write_rejects(source, journal.report_rows(dry_run), settings.rejects)
-    return counts
-
-
-def _write_summary(settings: RunSettings, summary: dict[str, Any]) -> None:
-    if settings.summary_json:
-        tmp = settings.summary_json.with_name(settings.summary_json.name + ".tmp")
-        tmp.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-        os.replace(tmp, settings.summary_json)

@@ -101,6 +101,7 @@ class Source(AbstractContextManager["Source"]):
     headers: tuple[str, ...]
     header_row: int
     description: str
+    delimiter = ","  # a CSV source's own; what its CSV outputs use too
 
     def rows(self) -> Iterator[SourceRow]:
         raise NotImplementedError
@@ -431,6 +432,8 @@ class CsvSource(_Table):
         )
 
     def _row(self, number: int, values: Sequence[Any], width: int) -> SourceRow:
+        """Cells past the header's width are kept (the rejects file writes them back: they
+        are often exactly what the user must fix); the row is then an error."""
         problem = None
         if len(values) > width:
             extra = [c for c in values[width:] if c.strip()]
@@ -439,7 +442,8 @@ class CsvSource(_Table):
                     f"row has {len(values)} cells but the header has {width} "
                     f"(extra: {extra[0][:40]!r}); check for an unquoted delimiter"
                 )
-            values = values[:width]
+            else:
+                values = values[:width]
         cells: tuple[Cell, ...] = tuple(c if c.strip() else None for c in values)
         if len(cells) < width:
             cells += (None,) * (width - len(cells))
@@ -664,7 +668,14 @@ class _Workbook(_Table):
         )
 
     def _row(self, number: int, values: Sequence[Any], width: int) -> SourceRow:
-        cells = tuple(v if _present(v) else None for v in values[:width])
+        """Cells past the header's width are kept up to the last one with a value (see
+        CsvSource._row); the row is then an error."""
+        last = width
+        for i in range(len(values) - 1, width - 1, -1):
+            if _present(values[i]):
+                last = i + 1
+                break
+        cells = tuple(v if _present(v) else None for v in values[:last])
         if len(cells) < width:
             cells += (None,) * (width - len(cells))
         problems = []

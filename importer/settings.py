@@ -80,10 +80,15 @@ class RunSettings:
         return self.report or Path.cwd() / f"{self.source.stem}.report.csv"
 
     def journal_dir(self, env: AbcMapping[str, str] = os.environ) -> Path:
-        if self.state_dir is not None:
-            return self.state_dir
-        base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        return Path(base) / "importer"
+        return state_dir(self.state_dir, env)
+
+
+def state_dir(given: Path | None, env: AbcMapping[str, str] = os.environ) -> Path:
+    """--state, else $XDG_STATE_HOME/importer (~/.local/state/importer)."""
+    if given is not None:
+        return given
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "importer"
 
 
 def check_key(name: str, raw: str | None, target: Target) -> str:

@@ -34,10 +34,7 @@ class Job:
     exit_code: int | None = None
     counts: dict[str, int] = field(default_factory=dict)
     running: bool = False
-
-    @property
-    def size(self) -> int:
-        return sum(_size(self.path.with_name(self.path.name + s)) for s in _SUFFIXES)
+    size: int = 0  # bytes, all its files
 
 
 def jobs(state_dir: Path) -> list[Job]:
@@ -70,6 +67,7 @@ def _read(path: Path) -> Job:
     running = False
     with _locked(path) as ours:
         running = not ours
+    size = sum(_size(path.with_name(path.name + s)) for s in _SUFFIXES)
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -77,7 +75,7 @@ def _read(path: Path) -> Job:
         finally:
             db.close()
     except sqlite3.Error:
-        return Job(path, running=running)  # being created, or not a journal
+        return Job(path, running=running, size=size)  # being created, or not a journal
     done = orjson.loads(meta["completed"]) if meta.get("completed") else {}
     return Job(
         path,
@@ -88,6 +86,7 @@ def _read(path: Path) -> Job:
         exit_code=done.get("exit_code"),
         counts=done.get("counts", {}),
         running=running,
+        size=size,
     )
 
 
@@ -116,24 +115,18 @@ def _size(path: Path) -> int:
         return 0
 
 
+HEADER = f"{'job':12}  {'target':8}  {'size':>9}  state  source"
+
+
 def describe(job: Job) -> str:
     """One line of `importer state list`."""
     if job.running:
         state = "running"
     elif job.completed:
-        state = f"completed {job.completed.replace('T', ' ')[:16]} (exit {job.exit_code})"
+        counts = ", ".join(f"{n:,} {s}" for s, n in sorted(job.counts.items()))
+        when = job.completed.replace("T", " ")[:16]
+        state = f"completed {when} UTC, exit {job.exit_code}: {counts or 'no rows'}"
     else:
-        state = "incomplete: the same command resumes it"
-    counts = ", ".join(f"{n:,} {s}" for s, n in sorted(job.counts.items()))
-    return (
-        f"{job.path.name[4:16]}  {job.target or '?':8}  {_mb(job.size):>8}  {state}"
-        f"{'  ' + counts if counts else ''}  {job.source}"
-    )
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB"
-
-
-def since(days: float) -> timedelta:
-    return timedelta(days=days)
+        state = "incomplete (the same command resumes it)"
+    size = f"{job.size / 1e6:,.1f} MB"
+    return f"{job.path.name[4:16]:12}  {job.target or '?':8}  {size:>9}  {state}  {job.source}"

@@ -187,3 +187,42 @@ def test_an_unwritable_report_path_exits_2_before_anything_is_sent(
         "Choose another path, or make its folder writable.\n"
     )
     assert sandbox.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--report", "leads.csv"),
+            "--report leads.csv is the same file as the source: it would be overwritten. "
+            "Give --report another path.",
+        ),
+        (
+            ("--report", "out.csv", "--rejects", "./out.csv"),
+            "--rejects out.csv is the same file as --report: it would be overwritten. "
+            "Give --rejects another path.",
+        ),
+        (
+            ("--summary-json", "m.toml"),
+            "--summary-json m.toml is the same file as the mapping: it would be overwritten. "
+            "Give --summary-json another path.",
+        ),
+        (
+            ("--report", "folder.csv"),
+            "--report folder.csv is a folder. Give --report the path of a file in it.",
+        ),
+    ],
+)
+def test_an_output_that_would_overwrite_an_input_or_output_exits_2_first(
+    cli: Cli, sandbox: SandboxThread, args: tuple[str, ...], message: str
+) -> None:
+    (cli.cwd / "leads.csv").write_bytes(LEADS.read_bytes())
+    (cli.cwd / "m.toml").write_bytes(MINIMO.read_bytes())
+    (cli.cwd / "folder.csv").mkdir()
+    result = cli(
+        "run", "leads.csv", "--mapping", "m.toml", *args, env=sandbox_env(sandbox.base_url)
+    )
+    assert (result.code, result.stderr) == (2, f"importer: error: {message}\n")
+    assert sandbox.requests() == []
+    assert (cli.cwd / "leads.csv").read_bytes() == LEADS.read_bytes()
+    assert (cli.cwd / "m.toml").read_bytes() == MINIMO.read_bytes()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -36,9 +38,16 @@ def golden_contacts(name: str) -> Any:
 
 
 def report_lines(path: Path) -> list[str]:
+    """The report's lines, written with `,` whatever the delimiter (the golden files' form)."""
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), "CSV reports start with a BOM for Excel"
-    return raw.decode("utf-8-sig").splitlines()
+    text = raw.decode("utf-8-sig")
+    delimiter = ";" if ";" in text.split("\n", 1)[0] else ","
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    )
+    return out.getvalue().splitlines()
 
 
 def golden_lines(name: str) -> list[str]:
@@ -62,6 +71,11 @@ def test_samples_into_minimo(source: Path, cli: Cli, sandbox: SandboxThread) -> 
     )
     assert result.code == 1, result.stderr  # the samples hold one invalid email
     assert report_lines(cli.cwd / "out.csv") == golden_lines("leads-minimo.report.csv")
+    delimiter = ";" if source.suffix == ".csv" else ","  # the CSV sample is written with ;
+    header = (cli.cwd / "out.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == delimiter.join(
+        ("row", "email", "phone", "status", "contact_id", "error", "warning")
+    )
     assert contacts(sandbox, "minimo") == golden_contacts("leads-minimo.contacts.json")
     assert "12 rows: 9 created, 1 duplicate, 1 skipped, 1 error" in result.stderr
     # one array upsert for the 9 contacts, after the look-ups that classify them
@@ -116,7 +130,7 @@ def test_rerun_of_a_finished_job_sends_nothing_and_reports_the_same(
     fresh = cli(*args, "--report", "c.csv", "--fresh", env=env)
     assert fresh.code == 1
     assert len(posts(sandbox)) == before + 1
-    assert ",updated," in (cli.cwd / "c.csv").read_text(encoding="utf-8-sig")
+    assert ";updated;" in (cli.cwd / "c.csv").read_text(encoding="utf-8-sig")
 
 
 def test_dry_run_needs_no_credentials_and_sends_nothing(cli: Cli, sandbox: SandboxThread) -> None:

@@ -250,7 +250,7 @@ def test_long_rows(tmp_path: Path) -> None:
     assert got.rows == [
         SourceRow(
             2,
-            ("mario@gmail.com", "Rossi", " Mario"),
+            ("mario@gmail.com", "Rossi", " Mario", "333"),  # the extra cell kept, for rejects
             "row has 4 cells but the header has 3 (extra: '333'); check for an unquoted delimiter",
         ),
         SourceRow(3, ("anna@gmail.com", "Anna", "1")),
@@ -381,7 +381,7 @@ def test_xlsx_header_row_number_and_trailing_rows(tmp_path: Path) -> None:
     assert got.rows == [
         SourceRow(
             4,
-            ("mario@gmail.com", "Mario"),
+            ("mario@gmail.com", "Mario", None, "note without header"),  # kept, for rejects
             "row has a value beyond the last header column ('note without header'); "
             "give that column a header or remove the value",
         ),
@@ -582,7 +582,7 @@ def test_xls_typed_cells_and_first_visible_sheet(tmp_path: Path) -> None:
         SourceRow(5, ()),
         SourceRow(
             6,
-            ("luigi@gmail.com", None, None, None, False, None, None),
+            ("luigi@gmail.com", None, None, None, False, None, None, "nota"),
             "row has a value beyond the last header column ('nota'); "
             "give that column a header or remove the value",
         ),
@@ -634,7 +634,7 @@ def test_ods_typed_cells_hidden_sheet_and_offset_columns(tmp_path: Path) -> None
         ),
         SourceRow(
             4,
-            (None, "luigi@gmail.com", 393391234567, None, None, None, None),
+            (None, "luigi@gmail.com", 393391234567, None, None, None, None, None, "nota"),
             "row has a value beyond the last header column ('nota'); "
             "give that column a header or remove the value",
         ),

@@ -12,6 +12,7 @@ from importer import reporting
 from importer.errors import UsageError
 from importer.journal import Journal, ReportRow
 from importer.normalizing import Staged, record
+from importer.reporting import report, tables
 
 
 def rows(n: int) -> list[ReportRow]:
@@ -25,7 +26,7 @@ def rows(n: int) -> list[ReportRow]:
 def test_xlsx_report_continues_on_a_second_sheet(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reporting, "EXCEL_ROWS", 4)  # header + 3 rows per sheet
+    monkeypatch.setattr(tables, "EXCEL_ROWS", 4)  # header + 3 rows per sheet
     path = tmp_path / "r.xlsx"
     assert reporting.write_report(rows(7), path) == {"created": 4, "error": 3}
     wb = load_workbook(path)
@@ -67,7 +68,7 @@ def test_a_long_report_written_in_parts_equals_the_one_written_at_once(
 ) -> None:
     """Worker processes write a long report in parts (BOM and header only in the first),
     joined into the same bytes as one process writes."""
-    monkeypatch.setattr(reporting, "PARALLEL_ROWS", 5)
+    monkeypatch.setattr(report, "PARALLEL_ROWS", 5)
     with Journal(tmp_path / "job.sqlite") as j:
         j.add_staged(
             record(Staged(n, "pending", f"lead{n}@gmail.com", "+393330000000", {"n": n}))

@@ -243,9 +243,9 @@ def test_xlsx_report_and_rejects_that_import_again(tmp_path: Path) -> None:
     assert ws["C4"].data_type == "s"
     wb.close()
     assert rejects.read_text(encoding="utf-8-sig").splitlines() == [
-        "Email,Phone,City,error",
-        "lead0003@gmail.com,333 0000003,'=HYPERLINK(1),validation_error",
-        "lead0005@gmail.com,333 0000005,city 5,validation_error",
+        "row,Email,Phone,City,error",
+        "5,lead0003@gmail.com,333 0000003,'=HYPERLINK(1),validation_error",
+        "7,lead0005@gmail.com,333 0000005,city 5,validation_error",
     ]
 
 

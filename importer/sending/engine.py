@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sqlite3
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -113,8 +114,8 @@ async def deliver(
                 if delivery.deferred is None:
                     break
             tg.cancel_scope.cancel()  # done: stop watching
-    except* ImporterError as group:
-        raise _first(group) from None
+    except* (ImporterError, sqlite3.Error, OSError) as group:
+        raise _first(group) from None  # the one that stopped the run
     finally:
         recorder.close()
     signum = stopped()
@@ -259,7 +260,7 @@ async def _next(stream: MemoryObjectReceiveStream[T]) -> T | None:
         return None
 
 
-def _first(group: BaseExceptionGroup[ImporterError]) -> BaseException:
+def _first(group: BaseExceptionGroup[Exception]) -> BaseException:
     """The first error of (nested) task groups: the one that stopped the run."""
     found: BaseException = group
     while isinstance(found, BaseExceptionGroup):
