@@ -231,7 +231,7 @@ class ApiClient:
                         continue
                     attempts += 1
                     raise self._failed(cause, attempts + throttled - 1, uncertain)
-                if code >= 500:
+                if code >= 500 or code == 408:  # 408: the server gave up waiting for us
                     cause = f"server error: {with_status(code, body, text)}"
                     uncertain = uncertain or method != "GET"
                 else:
