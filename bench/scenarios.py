@@ -346,8 +346,8 @@ def _check_report(path: Path, truth: dict[str, Any]) -> list[str]:
     statuses: Counter[str] = Counter()
     expected = 2
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader)
+        header = fh.readline()  # the report has the source's delimiter (`;` here)
+        reader = csv.reader(fh, delimiter=";" if ";" in header else ",")
         for record in reader:
             if int(record[0]) != expected:
                 return [f"report row {expected} missing (found {record[0]})"]

@@ -307,13 +307,15 @@ class Journal:
 
     def fold_attempts(self) -> None:
         """What a killed run's attempt log says was sent: those rows' outcome is unknown."""
-        sent = self.attempts.read()
-        if sent:
+        sent = set(self.attempts.read())
+        if sent:  # most were acknowledged: only the pending ones among them are updated
+            pending = self.db.execute(
+                "SELECT row FROM rows WHERE row BETWEEN ? AND ? AND status = 'pending'",
+                (min(sent), max(sent)),
+            )
+            uncertain = [found for found in pending if found[0] in sent]
             with self._transaction():
-                self.db.executemany(
-                    "UPDATE rows SET attempted = 1 WHERE row = ? AND status = 'pending'",
-                    ((row,) for row in sent),
-                )
+                self.db.executemany("UPDATE rows SET attempted = 1 WHERE row = ?", uncertain)
         self.attempts.clear()
 
     def skip_unchanged(self, how: str) -> int:

@@ -14,15 +14,19 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import anyio
 import httpx
 import orjson
 import pytest
 
 from importer.errors import AbortError
-from importer.journal import AttemptLog
+from importer.journal import AttemptLog, Journal, Outcome, PendingRow
+from importer.normalizing import Staged, record
 from importer.pipeline import Context, RunResult, run
+from importer.progress import NullProgress
 from importer.sandbox import SandboxConfig, SandboxThread
 from importer.sending import engine
+from importer.sending.gate import InFlightGate
 from importer.settings import RunSettings
 from tests.conftest import sandbox_env
 
@@ -379,3 +383,36 @@ def test_a_row_is_marked_attempted_just_before_its_write_is_sent(
         assert logged == sent
     assert sent == list(range(2, 9))
     assert not list((tmp_path / "state").glob("job-*.attempts")), "a completed job keeps none"
+
+
+def test_workers_parked_by_the_gate_are_let_go_and_a_pending_batch_gets_its_second_pass(
+    tmp_path: Path,
+) -> None:
+    """Two of three workers wait for the gate's room (one in flight), then are let go when
+    the batches run out; a batch that a transient failure left pending is sent again once
+    every other one was."""
+    seen: list[list[int]] = []
+
+    class Flaky:
+        batch_size = 2
+
+        async def send(self, rows: list[PendingRow]) -> list[Outcome]:
+            seen.append([r.row for r in rows])
+            if rows[0].row == 4 and seen.count([4, 5]) == 1:
+                return [Outcome(r.row, "pending", error="not delivered yet: busy") for r in rows]
+            return [Outcome(r.row, "created") for r in rows]
+
+    with Journal(tmp_path / "job.sqlite", tmp_path / "account.sqlite") as journal:
+        staged = [Staged(n, "pending", f"lead{n}@gmail.com", None, {"n": n}) for n in range(2, 7)]
+        journal.add_staged([*map(record, staged), record(Staged(7, "error", error="bad"))])
+        budget = engine.ErrorBudget(None, journal.counts())
+        gate = InFlightGate(3, time.monotonic)
+        gate.limit = 1.0
+
+        async def send_all() -> None:
+            with anyio.fail_after(10):  # parked workers never let go would hang here
+                await engine.deliver(journal, Flaky(), 3, NullProgress(), budget, gate=gate)
+
+        anyio.run(send_all)
+        assert journal.counts() == {"created": 5, "error": 1}
+    assert seen == [[2, 3], [4, 5], [6], [4, 5]]  # one worker: in order, then the second pass

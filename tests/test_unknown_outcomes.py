@@ -14,6 +14,8 @@ import orjson
 import pytest
 
 from importer.errors import AbortError
+from importer.journal import Journal, Outcome, PendingRow
+from importer.normalizing import Staged, record
 from importer.pipeline import Context, run
 from importer.sandbox import SandboxConfig, SandboxThread
 from importer.settings import RunSettings
@@ -230,3 +232,24 @@ def test_after_a_kill_only_rows_really_sent_are_uncertain(tmp_path: Path) -> Non
     found = statuses(tmp_path / "report.csv")
     assert found.count("updated") + found.count("upserted") == n
     assert found.count("upserted") <= 4 + 4  # in flight, and answered but not yet committed
+
+
+def test_a_killed_runs_attempt_log_marks_its_unanswered_rows_attempted(tmp_path: Path) -> None:
+    """The log holds every row whose write went out; the next run marks those still pending
+    as attempted (their outcome is unknown), and only those."""
+    with Journal(tmp_path / "job.sqlite", tmp_path / "account.sqlite") as journal:
+        staged = [Staged(n, "pending", f"u{n}@gmail.com", None, {"n": n}) for n in range(2, 12)]
+        journal.add_staged([record(s) for s in staged])
+        sent = [PendingRow(n, f"u{n}@gmail.com", b"{}", 0, None) for n in (3, 4, 5, 6, 9)]
+        journal.attempts.mark(sent[:3])
+        journal.attempts.mark(sent[3:])
+        recorder = journal.recorder()
+        recorder.record([Outcome(3, "created"), Outcome(4, "created")])  # answered
+        recorder.close()
+        with journal.attempts.path.open("ab") as log:
+            log.write(b"\x07\x00\x00")  # a write cut short by the kill
+    with Journal(tmp_path / "job.sqlite", tmp_path / "account.sqlite") as journal:
+        journal.fold_attempts()
+        marked = [r.row for page in journal.pending(100) for r in page if r.attempted]
+        assert marked == [5, 6, 9]
+        assert not journal.attempts.path.exists()

@@ -98,12 +98,12 @@ async def deliver(
     budget: ErrorBudget,
     stopped: Callable[[], int | None] = lambda: None,
     gate: InFlightGate | None = None,
-) -> int | None:
+) -> None:
     """Send every pending row: one pass over them all, then one more over the rows that a
     transient failure left `pending` (SPEC §5), still `pending` after it: Undelivered.
     An ImporterError (abort, error rate) stops all workers and propagates; a signal that
     `stopped` returns stops them too (in-flight requests are abandoned, their rows stay
-    pending) and is returned."""
+    pending), and the caller, who knows of it, ends the run."""
     recorder = journal.recorder()
     delivery = _Delivery(journal, recorder, sender, concurrency, progress, budget, gate)
     try:
@@ -118,17 +118,13 @@ async def deliver(
         raise _first(group) from None  # the one that stopped the run
     finally:
         recorder.close()
-    signum = stopped()
-    if signum is not None:
-        return signum
-    if delivery.deferred is not None:
+    if delivery.deferred is not None and stopped() is None:
         raise Undelivered(*delivery.deferred)
-    return None
 
 
 async def _watch(stopped: Callable[[], int | None], scope: anyio.CancelScope) -> None:
-    """The run's signal handler only records a signal (see pipeline.StopSignals): looked
-    at every WATCH seconds, it stops the workers."""
+    """The run's signal handler only records a signal (importer.signals): looked at every
+    WATCH seconds, it stops the workers."""
     while stopped() is None:
         await anyio.sleep(WATCH)
     scope.cancel()
