@@ -17,7 +17,7 @@ import pytest
 from openpyxl import Workbook
 
 from importer.errors import Interrupted
-from importer.reading import _parser_failure
+from importer.reading.workbook import _parser_failure
 from tests.conftest import Cli
 from tests.test_reading import (
     cfb_bytes,
