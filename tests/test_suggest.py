@@ -20,7 +20,8 @@ from importer.mapping import Mapping, bind, header_key, parse_mapping
 from importer.normalizing import Normalizer, Staged
 from importer.reading import Cell, ReadOptions, SourceRow
 from importer.settings import TARGETS, Target
-from importer.suggest import _COUNTRY_NAMES, _ISO2, suggest_for_file, suggest_mapping
+from importer.suggest import suggest_for_file, suggest_mapping
+from importer.suggest.vocabulary import _COUNTRY_NAMES, ISO2
 
 ITALIAN = ["Nome", "Cognome", "E-mail", "Cellulare", "Paese", "Azienda", "Spesa totale"]
 ITALIAN += ["Newsletter", "Iscritto il"]
@@ -493,7 +494,7 @@ def test_country_column_sets_region_and_codes() -> None:
 
 
 def test_country_codes_are_phone_regions() -> None:
-    assert set(_COUNTRY_NAMES) | _ISO2 <= phonenumbers.SUPPORTED_REGIONS
+    assert set(_COUNTRY_NAMES) | ISO2 <= phonenumbers.SUPPORTED_REGIONS
 
 
 def test_consent_needs_yes_no_words() -> None:
