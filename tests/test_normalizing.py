@@ -832,7 +832,7 @@ def test_the_email_fast_path_never_accepts_what_email_validator_refuses() -> Non
     """The fast path is only a shortcut: wherever it says yes, email-validator agrees."""
     import random
 
-    from importer.normalizing import _fast_email_ok
+    from importer.normalizing.emails import _fast_email_ok
 
     rng = random.Random(11)
     alphabet = "abz09.-_+@!#$%&'*/=?^`{|}~\"(),:;<>[]\\ àé"

@@ -10,8 +10,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from importer.cells import quoted
 from importer.errors import SourceError
 from importer.reading.encoding import detect_encoding
+from importer.reading.quoting import Unclosed, read_record
 from importer.reading.rows import Cell, ReadOptions, SourceRow, Table
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -61,6 +63,7 @@ class CsvSource(Table):
                 f"Unknown encoding {self.encoding!r}.", "Try utf-8 or cp1252."
             ) from None
         self._records = 0
+        self._current: list[str] = []  # the lines of the record being read
         self._fh: IO[str] = path.open(encoding=self.encoding, newline="", errors="surrogateescape")
         try:
             try:
@@ -70,18 +73,21 @@ class CsvSource(Table):
             self._fh.seek(0)
             self.delimiter = options.delimiter or sniff_delimiter(sample)
             self.description = f"{path.name} (CSV, {self.encoding}, delimiter {self.delimiter!r})"
-            # strict: an unterminated quote is a file fault naming its row, not the rest of the
-            # file silently swallowed into one cell
-            reader = csv.reader(self._lines(), delimiter=self.delimiter, strict=True)
+            # strict: the C reader refuses what is not plain CSV, and the few records it
+            # refuses are read again by quoting.read_record, as Excel reads them
+            self._lines_read = self._lines()
+            reader = csv.reader(self._lines_read, delimiter=self.delimiter, strict=True)
             self._open(self._counted(reader), options)
         except BaseException:
             self._fh.close()
             raise
 
     def _lines(self) -> Iterator[str]:
-        """The file's lines, checked: every byte decoded, no record past `_RECORD_LIMIT`."""
+        """The file's lines, checked: every byte decoded, no record past `_RECORD_LIMIT`;
+        the current record's lines are kept (`_current`) in case it must be read again."""
         readline = self._fh.readline
         record, size = -1, 0
+        current = self._current
         while line := readline(_RECORD_LIMIT):
             if self._records != record:  # the csv reader has finished a record since
                 record, size = self._records, 0
@@ -94,25 +100,45 @@ class CsvSource(Table):
                 bad = _ESCAPED_BYTE.search(line)
                 if bad:
                     raise self._undecodable(self._records + 1, ord(bad.group()) - 0xDC00)
+            current.append(line)
             yield line
 
     def _counted(self, reader: Iterator[list[str]]) -> Iterator[list[str]]:
-        try:
-            for record in reader:
-                self._records += 1
-                yield record
-        except UnicodeDecodeError:  # a codec that cannot escape the bytes (UTF-16)
-            raise self._undecodable(self._records + 1, None) from None
-        except csv.Error as exc:
-            row = self._records + 1
-            if str(exc).startswith("field larger than field limit"):
-                raise self._too_large(
-                    row, f"has a cell of more than {_FIELD_LIMIT:,} characters"
+        current = self._current
+        while True:
+            current.clear()  # the C reader takes no line of the next record before it
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:  # a codec that cannot escape the bytes (UTF-16)
+                raise self._undecodable(self._records + 1, None) from None
+            except csv.Error as exc:
+                record = self._read_again(exc)
+            self._records += 1
+            yield record
+
+    def _read_again(self, exc: csv.Error) -> list[str]:
+        """A record the strict reader refused: read as Excel reads it (quoting.py), or a
+        file fault naming its row."""
+        row = self._records + 1
+        text = str(exc)
+        if text.startswith("field larger than field limit"):
+            raise self._too_large(row, f"has a cell of more than {_FIELD_LIMIT:,} characters")
+        if text.endswith("expected after '\"'") or text == "unexpected end of data":
+            try:
+                return read_record(self._current, self._lines_read, self.delimiter)
+            except Unclosed as unclosed:
+                raise SourceError(
+                    f"{self.path.name}: the quote that opens cell {unclosed.column + 1} of row "
+                    f"{row} is never closed: it would take in the rest of the file.",
+                    "Close it (or remove it) in that row, or save the file again from the "
+                    "spreadsheet program.",
                 ) from None
-            raise SourceError(
-                f"{self.path.name}: row {row} cannot be parsed ({exc}).",
-                "Check the quoting around that row, or that the file really is a CSV.",
-            ) from None
+        raise SourceError(
+            f"{self.path.name}: row {row} cannot be parsed ({exc}).",
+            "Check the quoting around that row, or that the file really is a CSV.",
+        ) from None
 
     def _undecodable(self, row: int, byte: int | None) -> SourceError:
         where = f"at or after row {row}" if byte is None else f"in row {row} (0x{byte:02X})"
@@ -130,11 +156,20 @@ class CsvSource(Table):
 
     def _row(self, number: int, values: Sequence[Any], width: int) -> SourceRow:
         """Cells past the header's width are kept (the rejects file writes them back: they
-        are often exactly what the user must fix); the row is then an error."""
+        are often exactly what the user must fix); the row is then an error, as is one with
+        text after a closing quote."""
         problem = None
+        stray = getattr(values, "stray", None)
+        if stray is not None:
+            column, written = stray
+            name = self.headers[column] if column < width else f"{column + 1}"
+            problem = (
+                f"text after the closing quote in column {name} ({quoted(written)}): quote "
+                'the whole cell, or double the quotes inside it ("")'
+            )
         if len(values) > width:
             extra = [c for c in values[width:] if c.strip()]
-            if extra:
+            if extra and problem is None:
                 problem = (
                     f"row has {len(values)} cells but the header has {width} "
                     f"(extra: {extra[0][:40]!r}); check for an unquoted delimiter"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from importer.cells import cell_text
 from importer.mapping import header_key
-from importer.normalizing import cell_text
 from importer.reading import Source
 from importer.reporting.tables import Table, open_table
 

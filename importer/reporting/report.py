@@ -11,10 +11,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from importer.cells import cell_text
 from importer.errors import UsageError
 from importer.journal import Journal, ReportRow, read_report
 from importer.mapping import header_key
-from importer.normalizing import cell_text
 from importer.reading import Source
 from importer.reporting.tables import open_table
 

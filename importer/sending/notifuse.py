@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
+from importer.cells import clean_text
 from importer.journal import Journal, Outcome, PendingRow
-from importer.normalizing import clean_text
 from importer.sending.client import (
     ApiClient,
     Reply,
