@@ -13,6 +13,10 @@ from importer.mapping import FieldSpec, header_key
 from importer.reading import Cell
 
 _SCIENTIFIC = re.compile(r"([0-9])(?:[.,]([0-9]+))?[eE]\+?([0-9]+)")
+# a number written as text by pandas and many exports (393207122571.0): that integer
+_WHOLE = re.compile(r"(\+?[0-9]+)[.,]0+")
+# a number with a fraction (393207122571.5): a decimal number, whose dot is no separator
+_DECIMAL = re.compile(r"\+?[0-9]{6,}[.,][0-9]{1,2}")
 _PHONE_JUNK = re.compile(r"[\s\u00a0\-./()\u2010-\u2015]+")
 
 
@@ -21,8 +25,17 @@ def normalize_phone(text: str, region: str | None) -> tuple[str | None, str | No
     """(E.164, None) or (None, reason). Cached: lead lists repeat numbers and parsing is costly.
 
     `+`/`00` mean international; otherwise the row's region decides, accepting digits that
-    start with that region's own calling code but never guessing another country.
+    start with that region's own calling code but never guessing another country. A dot is a
+    separator between digit groups (339.123.4567), never a digit's source: `…571.0` once
+    became the different, valid `…5710`.
     """
+    if text[:1] in ("'", "\u2019"):  # the apostrophe that makes Excel keep a number as text
+        text = text[1:]
+    whole = _WHOLE.fullmatch(text)
+    if whole:
+        text = whole.group(1)
+    elif _DECIMAL.fullmatch(text):
+        return None, f"{quoted(text)} is a decimal number, not a phone"
     sci = _SCIENTIFIC.fullmatch(text)
     if sci:
         frac, exponent = sci.group(2) or "", int(sci.group(3))
@@ -36,34 +49,39 @@ def normalize_phone(text: str, region: str | None) -> tuple[str | None, str | No
     digits = compact[1:] if international else compact
     if not digits.isdigit():
         return None, f"invalid phone {quoted(text)}"
-    if not international and region is None:
+    if international:
+        return _valid(compact, None, region) or (None, f"invalid phone {quoted(text)}")
+    if region is None:
         return (
             None,
             f"phone {quoted(text)} has no country code and the mapping sets no default_region",
         )
-    candidates = [compact if international else digits]
-    if not international and region is not None:
-        code = str(phonenumbers.country_code_for_region(region))
-        if digits.startswith(code):
-            # 11+ digits that start with the calling code are most likely an international
-            # number that lost its +: try that reading first (one parse instead of two)
-            if len(digits) >= 11:
-                candidates.insert(0, "+" + digits)
-            else:
-                candidates.append("+" + digits)
-    for candidate in candidates:
-        try:
-            number = phonenumbers.parse(candidate, None if candidate.startswith("+") else region)
-        except phonenumbers.NumberParseException:
-            continue
-        # the row's own region first: one metadata lookup instead of a search over every
-        # region sharing the calling code (same verdict: valid there means valid)
-        if (
-            region is not None and phonenumbers.is_valid_number_for_region(number, region)
-        ) or phonenumbers.is_valid_number(number):
-            e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-            return e164, None
+    readings = [_valid(digits, region, region)]
+    code = str(phonenumbers.country_code_for_region(region))
+    if digits.startswith(code):  # an international number that lost its +, or a national one
+        readings.append(_valid("+" + digits, None, region))
+    found = {r[0] for r in readings if r is not None}
+    if len(found) == 1:
+        return found.pop(), None
+    if len(found) > 1:  # both readings are valid numbers: never guess which one was meant
+        both = " or ".join(sorted(found))
+        return None, f"phone {quoted(text)} is ambiguous ({both}): write it with + or 00"
     return None, f"invalid phone {quoted(text)}"
+
+
+def _valid(candidate: str, parse_as: str | None, region: str | None) -> tuple[str, None] | None:
+    """(E.164, None) when `candidate` parses to a valid number, else None."""
+    try:
+        number = phonenumbers.parse(candidate, parse_as)
+    except phonenumbers.NumberParseException:
+        return None
+    # the row's own region first: one metadata lookup instead of a search over every region
+    # sharing the calling code (same verdict: valid there means valid)
+    if (
+        region is not None and phonenumbers.is_valid_number_for_region(number, region)
+    ) or phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+    return None
 
 
 def region_of(cell: Cell, spec: FieldSpec) -> str | None:
