@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from importer.cells import cell_text
 from importer.errors import SourceError
 
 Cell = str | int | float | bool | datetime | date | time | None
@@ -198,8 +199,6 @@ def present(value: Any) -> bool:
 
 
 def _header_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    """A header cell as the spreadsheet shows it: text as written (spaces kept, header_key
+    ignores them), other cells as a person reads them (42, not 42.0; a date as 2021-01-01)."""
+    return value if isinstance(value, str) else cell_text(value)
