@@ -18,11 +18,14 @@ from typing import Any, Literal, cast
 
 import phonenumbers
 
+from importer.countries import country_key
 from importer.errors import MappingError
 from importer.settings import TARGETS, Target
 
-FieldType = Literal["string", "number", "bool", "datetime", "json"]
-FIELD_TYPES: tuple[FieldType, ...] = ("string", "number", "bool", "datetime", "json")
+FieldType = Literal["string", "number", "bool", "datetime", "json", "country"]
+FIELD_TYPES: tuple[FieldType, ...] = ("string", "number", "bool", "datetime", "json", "country")
+# types that send text: they fit a field the API takes as a string
+_TEXT_TYPES = ("string", "country")
 
 _NOTIFUSE_STRINGS = [
     "external_id",
@@ -117,6 +120,7 @@ class BoundField:
     index: int | None
     column: str
     region_index: int | None = None
+    region_column: str = ""  # as the header writes it
 
 
 @dataclass(frozen=True)
@@ -291,7 +295,8 @@ def _parse_field(name: str, raw: Any, target: Target, where: str) -> FieldSpec:
     declared = raw.get("type")
     if declared is not None and declared not in FIELD_TYPES:
         raise MappingError(f"{what}: type {declared!r} is not one of {', '.join(FIELD_TYPES)}.")
-    if declared is not None and implied is not None and declared != implied:
+    fits = declared == implied or (declared in _TEXT_TYPES and implied == "string")
+    if declared is not None and implied is not None and not fits:
         raise MappingError(
             f"{what}: type {declared!r} does not fit; "
             f"{target.capitalize()} takes a {implied} here.",
@@ -322,7 +327,7 @@ def _parse_field(name: str, raw: Any, target: Target, where: str) -> FieldSpec:
         optional=bool(raw.get("optional", False)),
         region_columns=_columns(raw["region_column"], what) if "region_column" in raw else (),
         region_values=MappingProxyType(
-            {header_key(str(k)): str(v).upper() for k, v in region_values.items()}
+            {country_key(str(k)): str(v).upper() for k, v in region_values.items()}
         ),
     )
 
@@ -366,10 +371,10 @@ def bind(mapping: Mapping, headers: Sequence[str], where: str) -> BoundMapping:
             bound.append(BoundField(spec, None, ""))
             continue
         index, column = find(spec.columns, spec, spec.optional)
-        region_index = None
+        region_index, region_column = None, ""
         if spec.region_columns:
-            region_index, _ = find(spec.region_columns, spec, False)
-        bound.append(BoundField(spec, index, column, region_index))
+            region_index, region_column = find(spec.region_columns, spec, False)
+        bound.append(BoundField(spec, index, column, region_index, region_column))
     return BoundMapping(mapping, tuple(headers), tuple(bound))
 
 

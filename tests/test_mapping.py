@@ -260,7 +260,7 @@ def test_options_defaults() -> None:
         (
             M + EMAIL + '"customFields.x" = { column = "N", type = "integer" }\n',
             "m.toml: field 'customFields.x': type 'integer' is not one of string, number, bool, "
-            "datetime, json.",
+            "datetime, json, country.",
         ),
         (
             N + EMAIL + 'custom_string_1 = { column = "N", format = "%d/%m/%Y" }\n',

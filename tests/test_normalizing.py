@@ -416,8 +416,14 @@ def test_phone_without_region_names_the_missing_default_region() -> None:
         ("079 123 45 67", "ch", "+41791234567"),
         ("339 123 4567", "Italia", "+393391234567"),
         ("339 123 4567", None, "+393391234567"),
-        ("339 123 4567", "Narnia", "+393391234567"),
         ("+41 79 123 45 67", "Italia", "+41791234567"),
+        ("+41 79 123 45 67", "Narnia", "+41791234567"),  # its own country code
+        ("079 123 45 67", "Schweiz", "+41791234567"),  # names from maintained data
+        ("079 123 45 67", "Suisse", "+41791234567"),
+        ("079 123 45 67", "CHE", "+41791234567"),
+        ("082 118 9037", "South Africa", "+27821189037"),  # a Mautic demo lead
+        ("082 118 9037", "Sudáfrica", "+27821189037"),
+        ("0151 12345678", "Deutschland", "+4915112345678"),
         (393391234567.0, None, "+393391234567"),
         (3391234567, "IT", "+393391234567"),
     ],
@@ -428,6 +434,17 @@ def test_phone_region_from_the_row(mobile: Cell, country: Cell, expected: str) -
     assert (staged.phone, staged.warnings) == (expected, ())
     assert staged.payload is not None
     assert staged.payload["phone"] == expected
+
+
+def test_an_unknown_country_is_never_replaced_by_the_default_region() -> None:
+    """`default_region = "IT"` would read 339 123 4567 as Italian: a guess of the country."""
+    norm = normalizer(MINIMO, MINIMO_HEADERS)
+    staged = norm(minimo_row(Mobile="339 123 4567", Country="Narnia"))
+    assert (staged.status, staged.phone, staged.dropped) == ("pending", None, True)
+    assert staged.warnings == (
+        "unknown country 'Narnia' in column Country for phone '339 123 4567' in column Mobile: "
+        "sent without phone",
+    )
 
 
 def test_swiss_digits_under_italy_are_not_sent_as_swiss() -> None:
@@ -875,3 +892,60 @@ def test_a_worker_checks_its_run_is_alive_while_holding_the_write_lock(tmp_path:
         store.add(staged, lambda: None)
         store.close()
         assert journal.counts() == {"pending": 1}
+
+
+# --------------------------------------------------------------------------- countries
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("Italia", "IT"),
+        ("Royaume-Uni", "GB"),
+        ("España", "ES"),
+        ("espana", "ES"),
+        ("Deutschland", "DE"),
+        ("Bundesrepublik Deutschland", "DE"),  # an official name
+        ("USA", "US"),  # alpha-3
+        ("fr", "FR"),
+        ("D", "DE"),  # region_values adds what the data lacks (a vehicle code)
+        ("Lussemburgo", "LU"),
+    ],
+)
+def test_a_country_field_sends_the_iso_code(cell: str, expected: str) -> None:
+    toml = (
+        'target = "notifuse"\n[fields]\nemail = "Email"\n'
+        'country = { column = "Paese", type = "country", values = { "D" = "DE" } }\n'
+    )
+    staged = normalizer(toml, ["Email", "Paese"])(SourceRow(2, ("a@gmail.com", cell)))
+    assert staged.payload == {"email": "a@gmail.com", "country": expected}
+    assert staged.warnings == ()
+
+
+def test_an_unknown_country_leaves_the_field_out_with_a_warning() -> None:
+    toml = (
+        'target = "minimo"\n[fields]\nemail = "Email"\n'
+        '"customFields.country" = { column = "Paese", type = "country" }\n'
+    )
+    staged = normalizer(toml, ["Email", "Paese"])(SourceRow(2, ("a@gmail.com", "Atlantide")))
+    assert (staged.status, staged.payload, staged.dropped) == (
+        "pending",
+        {"email": "a@gmail.com"},
+        True,
+    )
+    assert staged.warnings == (
+        "unknown country 'Atlantide' in column Paese: sent without customFields.country",
+    )
+
+
+def test_region_values_add_names_and_override_the_data() -> None:
+    toml = (
+        'target = "minimo"\n[options]\ndefault_region = "IT"\n[fields]\nemail = "Email"\n'
+        'phone = { column = "Tel", region_column = "Paese", '
+        'region_values = { "D" = "DE", "Svízzera" = "IT" } }\n'
+    )
+    norm = normalizer(toml, ["Email", "Tel", "Paese"])
+    german = norm(SourceRow(2, ("a@gmail.com", "0151 12345678", "d")))
+    assert german.phone == "+4915112345678"
+    overridden = norm(SourceRow(3, ("b@gmail.com", "339 123 4567", "SVIZZERA")))
+    assert overridden.phone == "+393391234567"  # accents and case ignored; the mapping wins

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-import phonenumbers
 import pytest
 
 from importer.mapping import Mapping, bind, header_key, parse_mapping
@@ -21,7 +20,6 @@ from importer.normalizing import Normalizer, Staged
 from importer.reading import Cell, ReadOptions, SourceRow
 from importer.settings import TARGETS, Target
 from importer.suggest import suggest_for_file, suggest_mapping
-from importer.suggest.vocabulary import _COUNTRY_NAMES, ISO2
 
 ITALIAN = ["Nome", "Cognome", "E-mail", "Cellulare", "Paese", "Azienda", "Spesa totale"]
 ITALIAN += ["Newsletter", "Iscritto il"]
@@ -73,8 +71,6 @@ on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
 email = "E-mail"
-# Add region_values = { "Italia" = "IT", ... } for the country names in 'Paese' (ISO codes such as
-# IT need none).
 phone = { column = "Cellulare", region_column = "Paese" }
 "customFields.firstName" = "Nome"
 "customFields.lastName" = "Cognome"
@@ -99,8 +95,9 @@ on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
 email = "E-mail"
-# Not known as countries in 'Paese': 'Narnia' (add them to region_values).
-phone = { column = "Cellulare", region_column = "Paese", region_values = { "Italia" = "IT", "Svizzera" = "CH" } }
+# Not known as countries in 'Paese': 'Narnia': add them as region_values = { "Narnia" = "XX" }
+# with their ISO codes, or their phones must start with +country.
+phone = { column = "Cellulare", region_column = "Paese" }
 "customFields.firstName" = "Nome"
 "customFields.lastName" = "Cognome"
 "customFields.country" = "Paese"
@@ -108,7 +105,7 @@ phone = { column = "Cellulare", region_column = "Paese", region_values = { "Ital
 "customFields.spesaTotale" = { column = "Spesa totale", type = "number" }
 "marketingConsent.email" = { column = "Newsletter", values = { "Sì" = true, "No" = false } }
 "customFields.iscrittoIl" = { column = "Iscritto il", type = "datetime", format = "%d/%m/%Y" }
-"""  # noqa: E501
+"""
 
 
 ENGLISH_MINIMO = """\
@@ -122,8 +119,6 @@ on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
 email = "Email Address"
-# Add region_values = { "Italia" = "IT", ... } for the country names in 'Country' (ISO codes such
-# as IT need none).
 phone = { column = "Mobile", region_column = "Country" }
 "customFields.externalId" = "Customer ID"
 "customFields.firstName" = "First Name"
@@ -156,12 +151,10 @@ on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
 email = "E-mail"
-# Add region_values = { "Italia" = "IT", ... } for the country names in 'Paese' (ISO codes such as
-# IT need none).
 phone = { column = "Cellulare", region_column = "Paese" }
 first_name = "Nome"
 last_name = "Cognome"
-country = "Paese"
+country = { column = "Paese", type = "country" }
 
 # unmatched: 'Azienda', 'Spesa totale', 'Newsletter', 'Iscritto il'
 # Notifuse has no consent field: keep 'Newsletter' in a custom string, or import with
@@ -189,11 +182,12 @@ on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
 email = "E-mail"
-# Not known as countries in 'Paese': 'Narnia' (add them to region_values).
-phone = { column = "Cellulare", region_column = "Paese", region_values = { "Italia" = "IT", "Svizzera" = "CH" } }
+# Not known as countries in 'Paese': 'Narnia': add them as region_values = { "Narnia" = "XX" }
+# with their ISO codes, or their phones must start with +country.
+phone = { column = "Cellulare", region_column = "Paese" }
 first_name = "Nome"
 last_name = "Cognome"
-country = { column = "Paese", values = { "Italia" = "IT", "Svizzera" = "CH" } }
+country = { column = "Paese", type = "country" }
 
 # unmatched: 'Azienda', 'Spesa totale', 'Newsletter', 'Iscritto il'
 # Notifuse has no consent field: keep 'Newsletter' in a custom string, or import with
@@ -205,7 +199,7 @@ country = { column = "Paese", values = { "Italia" = "IT", "Svizzera" = "CH" } }
 # custom_number_1 = "Spesa totale"
 # custom_string_2 = { column = "Newsletter", values = { "Sì" = "yes", "No" = "no" } }
 # custom_datetime_1 = { column = "Iscritto il", format = "%d/%m/%Y" }
-"""  # noqa: E501
+"""
 
 
 ENGLISH_NOTIFUSE = """\
@@ -219,8 +213,6 @@ on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
 email = "Email Address"
-# Add region_values = { "Italia" = "IT", ... } for the country names in 'Country' (ISO codes such
-# as IT need none).
 phone = { column = "Mobile", region_column = "Country" }
 external_id = "Customer ID"
 first_name = "First Name"
@@ -229,7 +221,7 @@ job_title = "Job Title"
 address_line_1 = "Street Address"
 state = "State"
 postcode = "ZIP"
-country = "Country"
+country = { column = "Country", type = "country" }
 language = "Language"
 timezone = "Time Zone"
 
@@ -317,7 +309,7 @@ def test_sampled_guesses_normalize_the_sample() -> None:
     assert first["customFields"]["iscrittoIl"] == "2026-03-12T00:00:00+01:00"
     assert first["marketingConsent"] == {"email": True}
     assert swiss["phone"] == "+41791234567"
-    assert narnia["phone"] == "+390612345678"  # an unknown country: the default region
+    assert "phone" not in narnia  # an unknown country is never taken for the default region
     assert narnia["customFields"]["spesaTotale"] == 2000
 
 
@@ -488,13 +480,27 @@ def test_country_column_sets_region_and_codes() -> None:
     mapping = checked(text, headers, "notifuse")
     phone, country = mapping.spec("phone"), mapping.spec("country")
     assert phone is not None and country is not None
-    codes = {"united kingdom": "GB", "uk": "GB", "italia": "IT", "stati uniti": "US"}
-    assert dict(phone.region_values) == codes
-    assert dict(country.values) == codes
+    assert (phone.region_columns, dict(phone.region_values)) == (("Country",), {})
+    assert (country.type, dict(country.values)) == ("country", {})  # names read natively
+    assert (
+        "Not known as countries in 'Country': 'UK': add them as region_values = "
+        '{ "UK" = "XX" } with their ISO codes, or their phones must start with +country.'
+    ) in text.replace("\n# ", " ")
 
 
-def test_country_codes_are_phone_regions() -> None:
-    assert set(_COUNTRY_NAMES) | ISO2 <= phonenumbers.SUPPORTED_REGIONS
+def test_country_names_of_a_crm_export_are_known() -> None:
+    """Mautic's demo leads: "Not known as countries: 'South Africa', 'Australia'" once, and
+    their phones dropped as invalid."""
+    headers = ["Email", "Phone", "Country"]
+    rows: list[list[Cell]] = [
+        ["a@b.co.za", "082 118 9037", "South Africa"],
+        ["b@b.com.au", "0412 345 678", "Australia"],
+        ["c@b.de", "0151 12345678", "Deutschland"],
+        ["d@b.fr", "06 12 34 56 78", "Royaume-Uni"],
+    ]
+    text = suggest_mapping(headers, "minimo", rows)
+    assert "Not known as countries" not in text
+    checked(text, headers, "minimo")
 
 
 def test_consent_needs_yes_no_words() -> None:

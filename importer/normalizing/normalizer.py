@@ -136,8 +136,10 @@ class Normalizer:
             try:
                 present, value = self._value(cells, plan)
             except CellError as exc:
-                if plan.is_phone and self.drop_bad_phone:
-                    warnings.append(f"{exc} in column {plan.field.column}: sent without phone")
+                if exc.drop or (plan.is_phone and self.drop_bad_phone):
+                    warnings.append(
+                        f"{exc} in column {plan.field.column}: sent without {plan.spec.name}"
+                    )
                     dropped = True
                 else:
                     errors.append(f"{exc} in column {plan.field.column}")
@@ -192,12 +194,21 @@ class Normalizer:
             region_cell = cells[field.region_index]
             if region_cell not in self._regions:
                 self._regions[region_cell] = region_of(region_cell, field.spec)
-            region = self._regions[region_cell] or region
+            found = self._regions[region_cell]
+            if found is None:  # not a country: only a +/00 number tells its own
+                e164, _ = normalize_phone(text, None)
+                if e164 is None:
+                    raise CellError(
+                        f"unknown country {quoted(cell_text(region_cell))} in column "
+                        f"{field.region_column} for phone {quoted(text)}"
+                    )
+                return e164
+            region = found or region
         if isinstance(cell, float) and not cell.is_integer():
             text = repr(cell)
         e164, problem = normalize_phone(text, region)
         if e164 is None:
-            raise CellError(problem)
+            raise CellError(problem or f"invalid phone {quoted(text)}")
         return e164
 
 

@@ -9,7 +9,8 @@ from functools import lru_cache
 import phonenumbers
 
 from importer.cells import cell_text, quoted
-from importer.mapping import FieldSpec, header_key
+from importer.countries import country_code, country_key
+from importer.mapping import FieldSpec
 from importer.reading import Cell
 
 _SCIENTIFIC = re.compile(r"([0-9])(?:[.,]([0-9]+))?[eE]\+?([0-9]+)")
@@ -85,10 +86,10 @@ def _valid(candidate: str, parse_as: str | None, region: str | None) -> tuple[st
 
 
 def region_of(cell: Cell, spec: FieldSpec) -> str | None:
-    key = header_key(cell_text(cell))
-    if not key:
-        return None
-    if key in spec.region_values:
-        return spec.region_values[key]
-    code = key.upper()
-    return code if code in phonenumbers.SUPPORTED_REGIONS else None
+    """The row's region from its country cell, a code or a name (`region_values` first):
+    "" for an empty cell (default_region applies), None for a name of no country, which is
+    never replaced by default_region (that would guess a country)."""
+    text = cell_text(cell)
+    if not text:
+        return ""
+    return spec.region_values.get(country_key(text)) or country_code(text)

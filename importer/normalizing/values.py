@@ -15,12 +15,18 @@ from typing import Any
 import orjson
 
 from importer.cells import quoted
+from importer.countries import country_code
 from importer.mapping import FieldSpec
 from importer.reading import Cell
 
 
 class CellError(ValueError):
-    """A cell that cannot become the field's value; the message is for the report."""
+    """A cell that cannot become the field's value; the message is for the report. `drop`:
+    the row is sent without that field, with a warning, instead of being an error."""
+
+    def __init__(self, message: str, drop: bool = False) -> None:
+        super().__init__(message)
+        self.drop = drop
 
 
 _BOOL_WORDS = {
@@ -151,8 +157,20 @@ class ValueOptions:
 
 
 Converter = Callable[[Cell, str, FieldSpec, ValueOptions], Any]
+
+
+def _country(cell: Cell, text: str, spec: FieldSpec, options: ValueOptions) -> Any:
+    """A country's name or code → its ISO alpha-2 code; an unknown one leaves the field
+    out, with a warning (SPEC §4), never a guess."""
+    code = country_code(text)
+    if code is None:
+        raise CellError(f"unknown country {quoted(text)}", drop=True)
+    return code
+
+
 CONVERTERS: dict[str, Converter] = {
     "string": _string,
+    "country": _country,
     "number": _number,
     "bool": _bool,
     "datetime": _datetime,

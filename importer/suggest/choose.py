@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from importer.countries import country_code
 from importer.mapping import header_key
 from importer.normalizing import (
     cell_text,
@@ -15,7 +16,6 @@ from importer.reading import Cell, ReadOptions, open_source
 from importer.settings import Target
 from importer.suggest.infer import (
     Kind,
-    country_code,
     is_present,
     kind_of,
     looks_italian,
@@ -89,12 +89,12 @@ def _suggest(
     _first_name_or_full(chosen)
     email = chosen.get("email") or _email_by_content(columns, chosen)
     phone, country = chosen.get("phone"), chosen.get("country")
-    countries, unknown = _country_values(country)
+    unknown = _unknown_countries(country)
     region = _default_region(plan, country, phone)
 
     email_line(plan, email, headers)
     if phone is not None:
-        phone_line(plan, phone, country, countries, unknown)
+        phone_line(plan, phone, country, unknown)
     used = {c.index for c in chosen.values()}
     taken: set[str] = set()
     for column in columns:
@@ -114,8 +114,8 @@ def _suggest(
         elif concept.name not in ("email", "phone"):
             taken.add(name)
             extra: dict[str, str | bool | dict[str, str | bool]] = {}
-            if concept.name == "country" and target == "notifuse" and countries:
-                extra["values"] = countries
+            if concept.name == "country" and target == "notifuse":
+                extra["type"] = "country"  # its names and codes sent as ISO codes
             table = yes_no_values(column.cells) if concept.name in CONSENTS else None
             if table:
                 extra["values"] = table
@@ -285,22 +285,14 @@ def _email_by_content(columns: list[Column], chosen: dict[str, Column]) -> Colum
     return None
 
 
-def _country_values(country: Column | None) -> tuple[dict[str, str | bool], list[str]]:
-    """(cell text → ISO code for the sample's country names, names not recognised)."""
-    table: dict[str, str | bool] = {}
+def _unknown_countries(country: Column | None) -> list[str]:
+    """The sample's country cells that name no country the importer knows."""
     unknown: dict[str, None] = {}
-    seen: set[str] = set()
     for cell in country.cells if country else []:
         text = cell_text(cell)
-        if header_key(text) in seen:
-            continue
-        seen.add(header_key(text))
-        code = country_code(text)
-        if code is None:
-            unknown[text] = None
-        elif code != text:
-            table[text] = code
-    return table, list(unknown)
+        if country_code(text) is None:
+            unknown.setdefault(text, None)
+    return list(unknown)
 
 
 def _default_region(plan: Plan, country: Column | None, phone: Column | None) -> str | None:

@@ -16,7 +16,7 @@ from importer.normalizing import (
     parse_number,
 )
 from importer.reading import Cell
-from importer.suggest.vocabulary import COUNTRIES, ISO2, NO_WORDS, YES_WORDS, header_words
+from importer.suggest.vocabulary import NO_WORDS, YES_WORDS, header_words
 
 _DATE_FORMATS = (  # day first: the lists this tool is for are mostly European
     "%d/%m/%Y",
@@ -148,14 +148,6 @@ def yes_no_values(cells: list[Cell], native: bool = True) -> dict[str, str | boo
             seen.add(header_key(text))
             table[text] = word in YES_WORDS
     return table
-
-
-def country_code(text: str) -> str | None:
-    words = " ".join(header_words(text))
-    if words in COUNTRIES:
-        return COUNTRIES[words]
-    code = text.strip().upper()
-    return code if code in ISO2 else None
 
 
 def looks_italian(phones: list[str]) -> tuple[int, int]:

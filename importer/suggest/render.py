@@ -91,28 +91,19 @@ def email_line(plan: Plan, email: Column | None, headers: Sequence[str]) -> None
     )
 
 
-def phone_line(
-    plan: Plan,
-    phone: Column,
-    country: Column | None,
-    countries: dict[str, str | bool],
-    unknown: list[str],
-) -> None:
+def phone_line(plan: Plan, phone: Column, country: Column | None, unknown: list[str]) -> None:
+    """Country names and codes in the region column need no table (the importer knows them
+    in English, Italian, French, German and Spanish); the sample's others are named."""
     notes = phone.notes
     extra: dict[str, str | bool | dict[str, str | bool]] = {}
     if country is not None:
         extra["region_column"] = country.header
-        if countries:
-            extra["region_values"] = countries
-        elif not country.cells:
-            notes.append(
-                f'Add region_values = {{ "Italia" = "IT", ... }} for the country names in '
-                f"{show_text(country.header)} (ISO codes such as IT need none)."
-            )
         if unknown:
             notes.append(
                 f"Not known as countries in {show_text(country.header)}: "
-                f"{', '.join(show_text(u) for u in unknown[:10])} (add them to region_values)."
+                f"{', '.join(show_text(u) for u in unknown[:10])}: add them as "
+                f'region_values = {{ {_q(unknown[0])} = "XX" }} with their ISO codes, '
+                "or their phones must start with +country."
             )
     plan.fields.append((-1, notes, field_line("phone", phone.header, **extra)))
 

@@ -196,42 +196,6 @@ DATE_WORDS = frozenset(["data", "date", "giorno", "il", "on", "at", "quando", "w
 YES_WORDS = frozenset(["true", "yes", "y", "1", "x", "si", "oui", "ja", "vero", "ok"])
 NO_WORDS = frozenset(["false", "no", "n", "0", "non", "nein", "falso"])
 
-# Country names a marketing list is likely to hold (Italian and English first) → ISO code.
-_COUNTRY_NAMES = {
-    "IT": "Italia|Italy|ITA|Italie|Italien",
-    "CH": "Svizzera|Switzerland|Schweiz|Suisse|CHE",
-    "FR": "Francia|France|Frankreich|FRA",
-    "DE": "Germania|Germany|Deutschland|Allemagne|DEU",
-    "ES": "Spagna|Spain|España|Espagne|ESP",
-    "GB": "Regno Unito|United Kingdom|UK|Gran Bretagna|Great Britain|GBR|Inghilterra|England|"
-    "Scotland|Scozia|Wales|Galles",
-    "US": "Stati Uniti|USA|United States|Stati Uniti d'America|U.S.A.|United States of America",
-    "AT": "Austria|Österreich|Autriche|AUT",
-    "SM": "San Marino|Repubblica di San Marino|SMR",
-    "VA": "Vaticano|Città del Vaticano|Vatican City",
-    "BE": "Belgio|Belgium|Belgique|België",
-    "NL": "Paesi Bassi|Olanda|Netherlands|Holland|Nederland",
-    "PT": "Portogallo|Portugal",
-    "IE": "Irlanda|Ireland",
-    "GR": "Grecia|Greece",
-    "PL": "Polonia|Poland|Polska",
-    "RO": "Romania|România",
-    "SI": "Slovenia",
-    "HR": "Croazia|Croatia|Hrvatska",
-    "AL": "Albania",
-    "MT": "Malta",
-    "LU": "Lussemburgo|Luxembourg",
-    "MC": "Principato di Monaco|Monaco",
-    "CA": "Canada",
-    "BR": "Brasile|Brazil|Brasil",
-    "AR": "Argentina",
-}
-COUNTRIES = {
-    " ".join(header_words(n)): code for code, ns in _COUNTRY_NAMES.items() for n in ns.split("|")
-}
-ISO2 = frozenset(_COUNTRY_NAMES) | frozenset(
-    ["SE", "NO", "DK", "FI", "CZ", "SK", "HU", "BG", "RS", "CN", "JP", "IN", "AU", "MX"]
-)
 TIMEZONES = {
     "IT": "Europe/Rome",
     "SM": "Europe/San_Marino",
