@@ -140,7 +140,7 @@ def test_xlsx_with_malformed_xml_mid_sheet(tmp_path: Path) -> None:
     path.write_bytes(xlsx_bytes(leads_sheet(3000, broken_at=1500)))
     assert source_error(path) == (
         "leads.xlsx: sheet 'Leads' is damaged after row 1499 "
-        "(ParseError: mismatched tag: line 1, column 209068). " + RESAVE
+        "(ExpatError: mismatched tag: line 1, column 209068). " + RESAVE
     )
 
 
@@ -157,7 +157,7 @@ def test_xlsx_with_a_damaged_deflate_stream(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     assert source_error(path) == (
         "leads.xlsx: sheet 'Leads' is damaged after row 1478 "
-        "(ParseError: mismatched tag: line 1, column 206046). " + RESAVE
+        "(ExpatError: mismatched tag: line 1, column 206046). " + RESAVE
     )
 
 
@@ -168,7 +168,7 @@ def test_xlsx_whose_checksum_fails_at_the_end_of_the_sheet(tmp_path: Path) -> No
     path = tmp_path / "leads.xlsx"
     path.write_bytes(data.replace(b"utente1500@", b"utente1501@", 1))
     assert source_error(path) == (
-        "leads.xlsx: sheet 'Leads' is damaged after row 2902 "
+        "leads.xlsx: sheet 'Leads' is damaged after row 2787 "
         "(BadZipFile: Bad CRC-32 for file 'xl/worksheets/sheet1.xml'). " + RESAVE
     )
 
@@ -455,7 +455,7 @@ def test_interrupts_are_not_taken_for_damage() -> None:
             "leads.xlsx",
             lambda: xlsx_bytes(leads_sheet(3000, broken_at=2500)),
             "leads.xlsx: sheet 'Leads' is damaged after row 2499 "
-            "(ParseError: mismatched tag: line 1, column 352068). " + RESAVE,
+            "(ExpatError: mismatched tag: line 1, column 352068). " + RESAVE,
         ),
     ],
 )

@@ -188,7 +188,8 @@ def failure_reason(exc: BaseException) -> str:
     chain = [exc]
     while chain[-1].__cause__ is not None and len(chain) < 10:
         chain.append(chain[-1].__cause__)
-    if any(c.__name__ == "DefusedXmlException" for e in chain for c in type(e).__mro__):
+    refused = ("DefusedXmlException", "EntitiesDeclared")
+    if any(c.__name__ in refused for e in chain for c in type(e).__mro__):
         return (
             "it declares XML entities, which spreadsheets never use: "
             "an XML bomb was refused, not expanded"

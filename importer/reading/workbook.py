@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Sequence
+import zipfile
+from collections.abc import Generator, Iterator, Sequence
 from datetime import date, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from importer.errors import ImporterError, SourceError
+from importer.reading import xlsx
 from importer.reading.guards import SUFFIXES, WORKBOOK_SUFFIXES, failure_reason
 from importer.reading.rows import EXCEL_CELL_LIMIT, Cell, ReadOptions, SourceRow, Table, present
 
@@ -94,76 +94,60 @@ def _column_letter(index: int) -> str:
 
 
 class XlsxSource(_Workbook):
-    """Streams a workbook with openpyxl's read-only mode: cached formula values, flat memory.
-
-    The sheet's stored dimensions are ignored: some exporters write a wrong one, and
-    openpyxl would silently drop the rows and columns outside it. openpyxl parses XML with
-    defusedxml when it is installed (a declared dependency), so entity bombs are refused.
-    """
+    """XLSX/XLSM streamed from the sheet's XML (xlsx.py): cached formula values, flat memory
+    but for the shared-strings table, which the workbook stores apart from its sheets."""
 
     kind = "XLSX"
-    _CHUNK = 512
 
     def __init__(self, path: Path, options: ReadOptions) -> None:
-        import openpyxl
-
         self.path = path
-        self._wb: Any = None
-        self._parser: Any = None
         self._number = 0
-        # a file object, not the path: openpyxl refuses names not ending in .xlsx, and a
-        # workbook renamed .csv is still a workbook
-        self._fh = path.open("rb")
+        self._rows: Generator[tuple[Cell, ...], None, None] | None = None
+        self._archive = zipfile.ZipFile(path)
         try:
-            with warnings.catch_warnings():
-                # openpyxl warns about styles/extensions it ignores: not the user's problem
-                warnings.simplefilter("ignore")
-                self._wb = openpyxl.load_workbook(self._fh, read_only=True, data_only=True)
-                visible = [w.title for w in self._wb.worksheets if w.sheet_state == "visible"]
-                ws = self._wb[self._pick_sheet(self._wb.sheetnames, visible, options.sheet)]
-                ws.reset_dimensions()
-                self._parser = ws.iter_rows(values_only=True)
-            self._where = f"{path.name}: sheet {ws.title!r}"
-            self.description = f"{path.name} (XLSX, sheet {ws.title!r})"
-            self._open(self._guarded(), options)
+            book = xlsx.read_book(self._archive)
+            sheets = [s for s in book.sheets if s.path]
+            visible = [s.name for s in sheets if s.visible]
+            name = self._pick_sheet([s.name for s in book.sheets], visible, options.sheet)
+            sheet = next((s for s in sheets if s.name == name), None)
+            if sheet is None or sheet.path not in self._archive.NameToInfo:
+                raise SourceError(
+                    f"{path.name}: sheet {name!r} is a chart or is missing from the file.",
+                    "Pick a sheet of data with --sheet.",
+                )
+            strings = xlsx.read_strings(self._archive, book.strings)
+            styles = xlsx.read_date_styles(self._archive, book.styles)
+            self._rows = xlsx.sheet_rows(self._archive, sheet.path, strings, styles, book.date1904)
+            self._where = f"{path.name}: sheet {name!r}"
+            self.description = f"{path.name} (XLSX, sheet {name!r})"
+            self._open(self._guarded(self._rows), options)
         except BaseException as exc:
             self.close()
             if _parser_failure(exc):
                 raise self._unreadable(exc) from None
             raise
 
-    def _guarded(self) -> Iterator[tuple[Cell, ...]]:
-        """The parser's rows, fetched a chunk at a time with openpyxl's warnings silenced.
-
-        Any exception from the parser is the file's fault (zip, zlib, XML, a bad number...):
-        it ends the run naming the last row read. Warnings cannot be silenced around a
-        `yield` without silencing the caller too, hence the chunks.
-        """
+    def _guarded(self, rows: Iterator[tuple[Cell, ...]]) -> Iterator[tuple[Cell, ...]]:
+        """Any exception from the parser is the file's fault (zip, zlib, XML, a bad
+        number...): it ends the run naming the last row read."""
         while True:
-            chunk: list[tuple[Cell, ...]] = []
-            failure: BaseException | None = None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    chunk.extend(islice(self._parser, self._CHUNK))
-                except BaseException as exc:
-                    if not _parser_failure(exc):
-                        raise
-                    failure = exc
-            for values in chunk:
-                self._number += 1
-                yield values
-            if failure is not None:
-                raise self._damaged(self._number, failure)
-            if len(chunk) < self._CHUNK:
+            try:
+                values = next(rows, None)
+            except BaseException as exc:
+                if not _parser_failure(exc):
+                    raise
+                if not self._number:
+                    raise self._unreadable(exc) from None
+                raise self._damaged(self._number, exc) from None
+            if values is None:
                 return
+            self._number += 1
+            yield values
 
     def close(self) -> None:
-        if self._parser is not None:
-            self._parser.close()  # a generator holding the sheet's zip member open
-        if self._wb is not None:
-            self._wb.close()
-        self._fh.close()
+        if self._rows is not None:
+            self._rows.close()  # a generator holding the sheet's zip member open
+        self._archive.close()
 
 
 class CalamineSource(_Workbook):
