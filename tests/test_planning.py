@@ -8,8 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from importer import journal
-from importer.journal import Journal
+from importer.journal import Journal, changes
 from importer.normalizing import Staged, record
 from importer.planning import merge_payloads, plan
 
@@ -134,7 +133,7 @@ def test_plan_applies_its_changes_in_small_batches(
 ) -> None:
     """Changes are written APPLY_BATCH rows a transaction, in row order: every batch lands,
     and shared phones are found among the rows as merged."""
-    monkeypatch.setattr(journal, "APPLY_BATCH", 2)
+    monkeypatch.setattr(changes, "APPLY_BATCH", 2)
     rows: list[tuple[str, str | None, dict[str, Any]]] = [
         ("a@gmail.com", "+393391234567", {"customFields": {"company": "ACME"}}),  # 2
         ("b@gmail.com", "+393401234567", {}),  # 3

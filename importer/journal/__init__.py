@@ -1,0 +1,24 @@
+"""The job database: one SQLite file per job, the one store every stage shares (SPEC §1, §6).
+
+`database` opens and locks it; its parts: `changes` (planning's writes), `delivery` (the
+send phase's), `account` (the account's record across jobs), `reports` (rows read back).
+"""
+
+from importer.journal.changes import GroupedRow
+from importer.journal.database import Journal, Stager, account_path, journal_path
+from importer.journal.delivery import AttemptLog, Outcome, PendingRow, Recorder
+from importer.journal.reports import ReportRow, read_report
+
+__all__ = [
+    "AttemptLog",
+    "GroupedRow",
+    "Journal",
+    "Outcome",
+    "PendingRow",
+    "Recorder",
+    "ReportRow",
+    "Stager",
+    "account_path",
+    "journal_path",
+    "read_report",
+]
