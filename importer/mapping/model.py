@@ -1,0 +1,139 @@
+"""What a mapping is, once read: its options and fields, the target fields each API takes,
+and the fields bound to a file's columns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from importer.settings import Target
+
+FieldType = Literal["string", "number", "bool", "datetime", "json", "country"]
+FIELD_TYPES: tuple[FieldType, ...] = ("string", "number", "bool", "datetime", "json", "country")
+# types that send text: they fit a field the API takes as a string
+TEXT_TYPES = ("string", "country")
+
+_NOTIFUSE_STRINGS = [
+    "external_id",
+    "timezone",
+    "language",
+    "first_name",
+    "last_name",
+    "full_name",
+    "phone",
+    "address_line_1",
+    "address_line_2",
+    "country",
+    "postcode",
+    "state",
+    "job_title",
+] + [f"custom_string_{i}" for i in range(1, 6)]
+NOTIFUSE_FIELDS: dict[str, FieldType] = {
+    "email": "string",
+    **{name: "string" for name in _NOTIFUSE_STRINGS},
+    **{f"custom_number_{i}": "number" for i in range(1, 6)},
+    **{f"custom_datetime_{i}": "datetime" for i in range(1, 6)},
+    **{f"custom_json_{i}": "json" for i in range(1, 6)},
+}
+MINIMO_FIELDS: dict[str, FieldType] = {
+    "email": "string",
+    "phone": "string",
+    "marketingConsent.email": "bool",
+    "marketingConsent.whatsapp": "bool",
+}
+SPEC_KEYS = frozenset(
+    [
+        "column",
+        "value",
+        "type",
+        "format",
+        "values",
+        "default",
+        "optional",
+        "region_column",
+        "region_values",
+    ]
+)
+SPACES = re.compile(r"[\s\u00a0\ufeff\u200b]+")
+
+
+def header_key(name: str) -> str:
+    """How headers are compared: case-insensitive, surrounding spaces, BOM and NBSP ignored."""
+    return SPACES.sub(" ", name).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Options:
+    default_region: str | None = None
+    on_invalid_phone: Literal["drop", "error"] = "drop"
+    empty: Literal["omit", "clear"] = "omit"
+    decimal: Literal[",", "."] | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One target field and where its value comes from."""
+
+    name: str
+    columns: tuple[str, ...] = ()
+    constant: Any = None
+    type: FieldType = "string"
+    format: str | None = None
+    values: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    default: Any = None
+    optional: bool = False
+    region_columns: tuple[str, ...] = ()
+    region_values: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Mapping:
+    target: Target
+    options: Options
+    fields: tuple[FieldSpec, ...]
+    text: str
+
+    def spec(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class BoundField:
+    """A field resolved against the headers: the cell index to read (None: constant/absent)."""
+
+    spec: FieldSpec
+    index: int | None
+    column: str
+    region_index: int | None = None
+    region_column: str = ""  # as the header writes it
+
+
+@dataclass(frozen=True)
+class BoundMapping:
+    mapping: Mapping
+    headers: tuple[str, ...]
+    fields: tuple[BoundField, ...]
+
+    def get(self, name: str) -> BoundField | None:
+        return next((f for f in self.fields if f.spec.name == name), None)
+
+
+def target_fields(target: Target) -> dict[str, FieldType]:
+    return MINIMO_FIELDS if target == "minimo" else NOTIFUSE_FIELDS
+
+
+def implied_type(target: Target, name: str) -> FieldType | None:
+    """The type the API fixes for a field, or None where any type is accepted."""
+    if target == "minimo" and name.startswith("customFields."):
+        return None
+    return target_fields(target).get(name)
+
+
+def valid_names(target: Target) -> str:
+    names = list(target_fields(target))
+    if target == "minimo":
+        names.append("customFields.<any key>")
+    return ", ".join(names)
