@@ -35,30 +35,31 @@ def merge_payloads(
 
 def resolve_duplicates(journal: Journal) -> int:
     """Merge every group of same-email rows into its last row; returns rows merged away."""
-    merges = (
-        (group[-1].row, _merged(group), [r.row for r in group[:-1]])
-        for group in journal.duplicate_groups()
-    )
+    merges = ((_merged(group), [r.row for r in group[:-1]]) for group in journal.duplicate_groups())
     merged_away = 0
     while chunk := list(islice(merges, WRITE_BATCH)):
         journal.merge(chunk)
-        merged_away += sum(len(m[2]) for m in chunk)
+        merged_away += sum(len(m[1]) for m in chunk)
     return merged_away
 
 
-def _merged(group: list[GroupedRow]) -> dict[str, Any]:
+def _merged(group: list[GroupedRow]) -> GroupedRow:
+    """The group's last row with every row's values merged in file order; consents to lists
+    too, key by key: a later "No" wins over an earlier "Yes", a blank over nothing."""
     payload: dict[str, Any] = {}
+    lists: dict[str, bool] = {}
     for row in group:
         payload = merge_payloads(payload, row.payload)
-    return payload
+        lists.update(row.lists or {})
+    last = group[-1]
+    return GroupedRow(last.row, last.email, payload, lists or None)
 
 
 def resolve_shared_phones(journal: Journal) -> int:
     """Keep a shared phone on its first row only; returns how many rows lost it."""
     drops = (
         (
-            row.row,
-            {k: v for k, v in row.payload.items() if k != "phone"},
+            row._replace(payload={k: v for k, v in row.payload.items() if k != "phone"}),
             f"phone {row.payload.get('phone')} is also on row {group[0].row} "
             f"({group[0].email}): sent without phone, or Minimo would merge the two contacts",
         )

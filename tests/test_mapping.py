@@ -33,7 +33,10 @@ NOTIFUSE_FIELDS = (
 MINIMO_FIELDS = (
     "email, phone, marketingConsent.email, marketingConsent.whatsapp, customFields.<any key>"
 )
-SPEC_KEYS = "column, default, format, optional, region_column, region_values, type, value, values"
+SPEC_KEYS = (
+    "column, default, first_of, format, on_invalid, optional, region_column, region_values, "
+    "type, value, values"
+)
 
 
 def parse(toml: str, target_override: Target | None = None) -> Mapping:
@@ -70,8 +73,8 @@ EMAIL = '[fields]\nemail = "Email"\n'
     [
         (
             M + "foo = 1\nbar = 2\n" + EMAIL,
-            "m.toml: unknown top-level key(s) bar, foo. A mapping has `target`, [options] and "
-            "[fields].",
+            "m.toml: unknown top-level key(s) bar, foo. A mapping has `target`, [options], "
+            "[fields] and, for Notifuse, `lists`.",
         ),
         (
             'target = "mailchimp"\n' + EMAIL,
@@ -112,7 +115,7 @@ def test_document_errors(toml: str, message: str) -> None:
         (
             'colour = "red"',
             "m.toml: unknown option(s) colour. Valid options: decimal, default_region, empty, "
-            "on_invalid_phone, timezone.",
+            "on_invalid_phone, phone_type, timezone.",
         ),
         (
             'default_region = "XX"',
@@ -210,11 +213,11 @@ def test_options_defaults() -> None:
         ),
         (
             M + '[fields]\nemail = { column = "Email", value = "x" }\n',
-            "m.toml: field 'email' needs exactly one of `column` or `value`.",
+            "m.toml: field 'email' needs exactly one of `column`, `first_of` or `value`.",
         ),
         (
             M + '[fields]\nemail = { type = "string" }\n',
-            "m.toml: field 'email' needs exactly one of `column` or `value`.",
+            "m.toml: field 'email' needs exactly one of `column`, `first_of` or `value`.",
         ),
         (
             M + "[fields]\nemail = 5\n",
@@ -264,13 +267,13 @@ def test_options_defaults() -> None:
         ),
         (
             N + EMAIL + 'custom_string_1 = { column = "N", format = "%d/%m/%Y" }\n',
-            "m.toml: field 'custom_string_1': `format` is a strptime format for datetime fields "
-            "only.",
+            "m.toml: field 'custom_string_1': `format` is a strptime format (or a list of them) "
+            "for datetime fields only.",
         ),
         (
             N + EMAIL + 'custom_datetime_1 = { column = "N", format = 5 }\n',
-            "m.toml: field 'custom_datetime_1': `format` is a strptime format for datetime "
-            "fields only.",
+            "m.toml: field 'custom_datetime_1': `format` is a strptime format (or a list of "
+            "them) for datetime fields only.",
         ),
         (
             M + EMAIL + '"customFields.x" = { column = "N", region_column = "Country" }\n',
@@ -574,18 +577,18 @@ def test_bind_constant_has_no_index() -> None:
     [
         (
             ["Email", "Company", "Mobile", "Country", " email"],
-            "leads.csv: column 'Email' (for email) appears 2 times in the header (columns A, E). "
+            "leads.csv: column 'Email' (for field email) appears 2 times in the header (columns A, E). "
             "Rename one of them in the file, or map a different column.",
         ),
         (
             ["Email", "Company", "Mobile", "Country"] + ["x"] * 22 + ["COMPANY", "company"],
-            "leads.csv: column 'Company' (for customFields.company) appears 3 times in the "
+            "leads.csv: column 'Company' (for field customFields.company) appears 3 times in the "
             "header (columns B, AA, AB). Rename one of them in the file, or map a different "
             "column.",
         ),
         (
             ["Email", "Company", "Mobile", "Country", "Country\u00a0"],
-            "leads.csv: column 'Country' (for phone) appears 2 times in the header "
+            "leads.csv: column 'Country' (for field phone) appears 2 times in the header "
             "(columns D, E). Rename one of them in the file, or map a different column.",
         ),
     ],

@@ -72,7 +72,7 @@ def normalizer(toml: str, headers: Sequence[str], clear_empty: bool = False) -> 
     ],
 )
 def test_normalize_phone_valid(text: str, region: str | None, expected: str) -> None:
-    assert normalize_phone(text, region) == (expected, None)
+    assert normalize_phone(text, region) == (expected, None, None)
 
 
 @pytest.mark.parametrize(
@@ -97,12 +97,17 @@ def test_normalize_phone_valid(text: str, region: str | None, expected: str) -> 
         ("33912345", "IT", "invalid phone '33912345'"),
         # Swiss digits under IT: never guess another country
         ("41791234567", "IT", "invalid phone '41791234567'"),
-        ("4179123456", "IT", "invalid phone '4179123456'"),
+        (
+            "4179123456",
+            "IT",
+            "invalid phone '4179123456' (with the 0 that spreadsheets drop, it would be "
+            "+3904179123456: if so, write it as text with its 0)",
+        ),
         ("+", None, "invalid phone '+'"),
     ],
 )
 def test_normalize_phone_invalid(text: str, region: str | None, problem: str) -> None:
-    assert normalize_phone(text, region) == (None, problem)
+    assert normalize_phone(text, region) == (None, problem, None)
 
 
 # --------------------------------------------------------------------------- emails

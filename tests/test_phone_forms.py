@@ -83,7 +83,7 @@ def test_every_form_gives_the_number_itself_or_an_error(chunk: int) -> None:
     for region, number in EXAMPLES[chunk::4]:
         canonical = phonenumbers.format_number(number, PhoneNumberFormat.E164)
         for form in _forms(number, rng):
-            got, _ = normalize_phone(form, region)
+            got = normalize_phone(form, region).e164
             if got is None:
                 continue
             read += 1
@@ -108,4 +108,4 @@ def test_every_form_gives_the_number_itself_or_an_error(chunk: int) -> None:
 def test_a_number_written_as_text_is_that_integer(
     text: str, expected: tuple[str | None, ...]
 ) -> None:
-    assert normalize_phone(text, "IT") == expected
+    assert normalize_phone(text, "IT")[:2] == expected

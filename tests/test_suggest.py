@@ -523,13 +523,13 @@ def test_excel_cells_give_types_without_formats() -> None:
     ]
     text = suggest_mapping(headers, "minimo", rows)
     mapping = checked(text, headers, "minimo")
-    assert [(f.name, f.type, f.format) for f in mapping.fields] == [
-        ("email", "string", None),
-        ("customFields.orders", "number", None),
-        ("customFields.signup", "datetime", None),
-        ("customFields.total", "number", None),
-        ("customFields.code", "string", None),  # leading zeros: an identifier, not a number
-        ("marketingConsent.email", "bool", None),
+    assert [(f.name, f.type, f.formats) for f in mapping.fields] == [
+        ("email", "string", ()),
+        ("customFields.orders", "number", ()),
+        ("customFields.signup", "datetime", ()),
+        ("customFields.total", "number", ()),
+        ("customFields.code", "string", ()),  # leading zeros: an identifier, not a number
+        ("marketingConsent.email", "bool", ()),
     ]
     assert mapping.options.decimal == "."
     assert '# timezone = "Europe/Rome"' in text

@@ -240,7 +240,7 @@ def test_a_killed_runs_attempt_log_marks_its_unanswered_rows_attempted(tmp_path:
     with Journal(tmp_path / "job.sqlite", tmp_path / "account.sqlite") as journal:
         staged = [Staged(n, "pending", f"u{n}@gmail.com", None, {"n": n}) for n in range(2, 12)]
         journal.add_staged([record(s) for s in staged])
-        sent = [PendingRow(n, f"u{n}@gmail.com", b"{}", 0, None) for n in (3, 4, 5, 6, 9)]
+        sent = [PendingRow(n, f"u{n}@gmail.com", b"{}", 0, None, None) for n in (3, 4, 5, 6, 9)]
         journal.attempts.mark(sent[:3])
         journal.attempts.mark(sent[3:])
         recorder = journal.recorder()

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS rows (
     digest BLOB,                   -- hash of the payload, compared with account.known
     attempted INTEGER NOT NULL DEFAULT 0,  -- a write of it was sent: its outcome may be unknown
     prior TEXT,                    -- created/updated as known before the first attempt
-    dropped INTEGER NOT NULL DEFAULT 0  -- sent without a value it had (--rejects-warnings)
+    dropped INTEGER NOT NULL DEFAULT 0,  -- sent without a value it had (--rejects-warnings)
+    lists TEXT                     -- Notifuse: {"list": consent} (JSON), from the mapping
 );
 -- no index on status: pages of pending rows are read by row number, and updating one
 -- cost a quarter of each acknowledgement's commit
@@ -55,12 +56,13 @@ CREATE TABLE IF NOT EXISTS account.known (
     email TEXT PRIMARY KEY,
     contact_id TEXT,
     digest BLOB,
-    how TEXT                       -- how it was sent: mode and lists (see pipeline.how)
+    how TEXT                       -- how it was sent: mode and lists (see sending.phase.sent_how)
 );
 """
 _INSERT_STAGED = (
-    "INSERT INTO rows (row, status, email, phone, payload, digest, warnings, error, dropped) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO rows "
+    "(row, status, email, phone, payload, digest, warnings, error, dropped, lists) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -86,6 +88,7 @@ class Journal(Changes, Account, Delivery, Reports):
         self.db.execute(f"PRAGMA threads={cores()}")  # planning's sorts use the other cores too
         self.db.executescript(_SCHEMA)
         add_column(self.db, "main", "rows", "dropped INTEGER NOT NULL DEFAULT 0")
+        add_column(self.db, "main", "rows", "lists TEXT")
         self.db.execute("ATTACH DATABASE ? AS account", (str(account or ":memory:"),))
         self.db.execute("PRAGMA account.journal_mode=WAL")
         self.db.execute("PRAGMA account.synchronous=NORMAL")

@@ -21,6 +21,7 @@ class PendingRow(NamedTuple):
     payload: bytes  # the contact as stored (JSON): spliced into request bodies as it is
     attempted: int  # 1: a previous run may have sent it, its outcome is unknown
     prior: str | None  # created/updated, as looked up before the first attempt
+    lists: str | None  # Notifuse: {"list": consent} (JSON)
 
 
 class Outcome(NamedTuple):
@@ -44,7 +45,7 @@ class Delivery(Base):
         acknowledgements commit while the pages are read."""
         after = 0
         while found := self.db.execute(
-            "SELECT row, email, payload, attempted, prior FROM rows "
+            "SELECT row, email, payload, attempted, prior, lists FROM rows "
             "WHERE status = 'pending' AND row > ? ORDER BY row LIMIT ?",
             (after, page),
         ).fetchall():

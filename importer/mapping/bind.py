@@ -7,7 +7,7 @@ import difflib
 from collections.abc import Sequence
 
 from importer.errors import MappingError
-from importer.mapping.model import SPACES, BoundField, BoundMapping, FieldSpec, Mapping, header_key
+from importer.mapping.model import SPACES, BoundField, BoundList, BoundMapping, Mapping, header_key
 
 
 def bind(mapping: Mapping, headers: Sequence[str], where: str) -> BoundMapping:
@@ -16,12 +16,12 @@ def bind(mapping: Mapping, headers: Sequence[str], where: str) -> BoundMapping:
     for i, h in enumerate(headers):
         keys.setdefault(header_key(h), []).append(i)
 
-    def find(columns: tuple[str, ...], spec: FieldSpec, optional: bool) -> tuple[int | None, str]:
+    def find(columns: tuple[str, ...], name: str, optional: bool) -> tuple[int | None, str]:
         for col in columns:
             hits = keys.get(header_key(col))
             if hits and len(hits) > 1:
                 raise MappingError(
-                    f"{where}: column {col!r} (for {spec.name}) appears {len(hits)} times in the "
+                    f"{where}: column {col!r} (for {name}) appears {len(hits)} times in the "
                     f"header (columns {', '.join(_letter(i) for i in hits)}).",
                     "Rename one of them in the file, or map a different column.",
                 )
@@ -38,22 +38,34 @@ def bind(mapping: Mapping, headers: Sequence[str], where: str) -> BoundMapping:
             maybe = f" Closest match: {next(h for h in shown if header_key(h) == close[0])!r}."
         wanted = " or ".join(repr(c) for c in columns)
         raise MappingError(
-            f"{where}: no column {wanted} for field {spec.name}.{maybe} "
+            f"{where}: no column {wanted} for {name}.{maybe} "
             f"The file's headers are: {', '.join(repr(h) for h in shown)}.",
             "Fix the column name in the mapping, or mark the field optional = true.",
         )
 
     bound: list[BoundField] = []
     for spec in mapping.fields:
+        name = f"field {spec.name}"
         if not spec.columns:
             bound.append(BoundField(spec, None, ""))
             continue
-        index, column = find(spec.columns, spec, spec.optional)
+        sources: tuple[tuple[int, str], ...] = ()
+        if spec.first_of:  # every column is read, in the mapping's order
+            found = [find((col,), name, spec.optional) for col in spec.columns]
+            sources = tuple((i, shown) for i, shown in found if i is not None)
+            index, column = sources[0] if sources else (None, spec.columns[0])
+        else:
+            index, column = find(spec.columns, name, spec.optional)
         region_index, region_column = None, ""
         if spec.region_columns:
-            region_index, region_column = find(spec.region_columns, spec, False)
-        bound.append(BoundField(spec, index, column, region_index, region_column))
-    return BoundMapping(mapping, tuple(headers), tuple(bound))
+            region_index, region_column = find(spec.region_columns, name, False)
+        bound.append(BoundField(spec, index, column, region_index, region_column, sources))
+    lists = []
+    for rule in mapping.lists:
+        index, column = find(rule.columns, f"lists (list {rule.list_id!r})", False)
+        assert index is not None, "a list's column is never optional"
+        lists.append(BoundList(rule, index, column))
+    return BoundMapping(mapping, tuple(headers), tuple(bound), tuple(lists))
 
 
 def _letter(index: int) -> str:

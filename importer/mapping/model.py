@@ -46,7 +46,9 @@ MINIMO_FIELDS: dict[str, FieldType] = {
 SPEC_KEYS = frozenset(
     [
         "column",
+        "first_of",
         "value",
+        "on_invalid",
         "type",
         "format",
         "values",
@@ -71,17 +73,24 @@ class Options:
     empty: Literal["omit", "clear"] = "omit"
     decimal: Literal[",", "."] | None = None
     timezone: str = "UTC"
+    phone_type: Literal["any", "mobile"] = "any"  # "mobile": only numbers WhatsApp can reach
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One target field and where its value comes from."""
+    """One target field and where its value comes from: `columns` are alternatives (the
+    first present in the header is read), or with `first_of` all read, and per row the first
+    cell that gives a valid value wins."""
 
     name: str
     columns: tuple[str, ...] = ()
     constant: Any = None
     type: FieldType = "string"
-    format: str | None = None
+    formats: tuple[str, ...] = ()  # strptime formats; a cell two read differently is invalid
+    first_of: bool = False
+    # "drop": sent without it, with a warning; None: "error", but a phone follows the option
+    # on_invalid_phone
+    on_invalid: Literal["error", "drop"] | None = None
     values: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     default: Any = None
     optional: bool = False
@@ -90,11 +99,21 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class ListRule:
+    """Notifuse: rows whose `column` cell is a true bool are subscribed to list `list_id`."""
+
+    columns: tuple[str, ...]
+    list_id: str
+    values: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class Mapping:
     target: Target
     options: Options
     fields: tuple[FieldSpec, ...]
     text: str
+    lists: tuple[ListRule, ...] = ()
 
     def spec(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -102,13 +121,22 @@ class Mapping:
 
 @dataclass(frozen=True)
 class BoundField:
-    """A field resolved against the headers: the cell index to read (None: constant/absent)."""
+    """A field resolved against the headers: the cell index to read (None: constant/absent);
+    with `first_of`, every column's (`sources`: index and header, in the mapping's order)."""
 
     spec: FieldSpec
     index: int | None
     column: str
     region_index: int | None = None
     region_column: str = ""  # as the header writes it
+    sources: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class BoundList:
+    rule: ListRule
+    index: int
+    column: str
 
 
 @dataclass(frozen=True)
@@ -116,6 +144,7 @@ class BoundMapping:
     mapping: Mapping
     headers: tuple[str, ...]
     fields: tuple[BoundField, ...]
+    lists: tuple[BoundList, ...] = ()
 
     def get(self, name: str) -> BoundField | None:
         return next((f for f in self.fields if f.spec.name == name), None)

@@ -20,6 +20,7 @@ from importer.mapping.model import (
     TEXT_TYPES,
     FieldSpec,
     FieldType,
+    ListRule,
     Mapping,
     Options,
     header_key,
@@ -50,11 +51,11 @@ def load_mapping(path: Path, target_override: Target | None = None) -> Mapping:
 def parse_mapping(
     doc: dict[str, Any], text: str, where: str, target_override: Target | None = None
 ) -> Mapping:
-    unknown = set(doc) - {"target", "options", "fields"}
+    unknown = set(doc) - {"target", "options", "fields", "lists"}
     if unknown:
         raise MappingError(
             f"{where}: unknown top-level key(s) {', '.join(sorted(unknown))}.",
-            "A mapping has `target`, [options] and [fields].",
+            "A mapping has `target`, [options], [fields] and, for Notifuse, `lists`.",
         )
     target = target_override or doc.get("target")
     if target not in TARGETS:
@@ -77,7 +78,46 @@ def parse_mapping(
         raise MappingError(
             f'{where}: empty = "clear" is only for Notifuse (Minimo cannot clear a field).',
         )
-    return Mapping(target, options, fields, text)
+    lists = _parse_lists(doc.get("lists"), target, where)
+    return Mapping(target, options, fields, text, lists)
+
+
+def _parse_lists(raw: Any, target: Target, where: str) -> tuple[ListRule, ...]:
+    """`lists = { column = "Newsletter", list = "newsletter" }`, or several as [[lists]]."""
+    if raw is None:
+        return ()
+    if target != "notifuse":
+        raise MappingError(
+            f"{where}: `lists` is for Notifuse; Minimo keeps consent in its contacts.",
+            'Map the consent column to "marketingConsent.email" instead.',
+        )
+    entries = raw if isinstance(raw, list) else [raw]
+    rules = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) - {"column", "list", "values"}:
+            raise MappingError(
+                f"{where}: each of `lists` is a table with `column`, `list` and optionally "
+                "`values`.",
+                'e.g. lists = { column = "Newsletter", list = "newsletter" }',
+            )
+        list_id = entry.get("list")
+        if not isinstance(list_id, str) or not list_id.strip() or "column" not in entry:
+            raise MappingError(
+                f"{where}: a `lists` entry needs `column` (the consent column) and `list` "
+                "(the Notifuse list's id).",
+                'e.g. lists = { column = "Newsletter", list = "newsletter" }',
+            )
+        values = entry.get("values", {})
+        if not isinstance(values, dict) or not all(isinstance(v, bool) for v in values.values()):
+            raise MappingError(f"{where}: a list's `values` maps cell text to true or false.")
+        rules.append(
+            ListRule(
+                _columns(entry["column"], f"{where}: the column of list {list_id!r}"),
+                list_id.strip(),
+                MappingProxyType({header_key(str(k)): v for k, v in values.items()}),
+            )
+        )
+    return tuple(rules)
 
 
 _TABLES = ("customFields", "marketingConsent")
@@ -97,7 +137,7 @@ def _flatten(table: dict[str, Any]) -> list[tuple[str, Any]]:
 def _parse_options(raw: Any, where: str) -> Options:
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: [options] must be a table.")
-    known = {"default_region", "on_invalid_phone", "empty", "decimal", "timezone"}
+    known = {"default_region", "on_invalid_phone", "empty", "decimal", "timezone", "phone_type"}
     unknown = set(raw) - known
     if unknown:
         raise MappingError(
@@ -117,6 +157,7 @@ def _parse_options(raw: Any, where: str) -> Options:
         "on_invalid_phone": ("drop", "error"),
         "empty": ("omit", "clear"),
         "decimal": (",", "."),
+        "phone_type": ("any", "mobile"),
     }
     for key, allowed in choices.items():
         if key in raw and raw[key] not in allowed:
@@ -138,6 +179,7 @@ def _parse_options(raw: Any, where: str) -> Options:
         empty=raw.get("empty", "omit"),
         decimal=raw.get("decimal"),
         timezone=str(tz),
+        phone_type=raw.get("phone_type", "any"),
     )
 
 
@@ -168,8 +210,14 @@ def _parse_field(name: str, raw: Any, target: Target, where: str) -> FieldSpec:
             f"{what} has unknown key(s) {', '.join(sorted(unknown))}.",
             f"Valid keys: {', '.join(sorted(SPEC_KEYS))}.",
         )
-    if ("column" in raw) == ("value" in raw):
-        raise MappingError(f"{what} needs exactly one of `column` or `value`.")
+    if sum(key in raw for key in ("column", "first_of", "value")) != 1:
+        raise MappingError(f"{what} needs exactly one of `column`, `first_of` or `value`.")
+    on_invalid = raw.get("on_invalid")
+    if on_invalid not in (None, "error", "drop"):
+        raise MappingError(
+            f"{what}: on_invalid = {on_invalid!r} is not valid.",
+            'Use "error" (the row is an error) or "drop" (sent without this field, warned).',
+        )
     implied = implied_type(target, name)
     declared = raw.get("type")
     if declared is not None and declared not in FIELD_TYPES:
@@ -193,14 +241,24 @@ def _parse_field(name: str, raw: Any, target: Target, where: str) -> FieldSpec:
     if ("region_column" in raw or region_values) and name not in ("phone",):
         raise MappingError(f"{what}: region_column is only for the phone field.")
     fmt = raw.get("format")
-    if fmt is not None and (ftype != "datetime" or not isinstance(fmt, str)):
-        raise MappingError(f"{what}: `format` is a strptime format for datetime fields only.")
+    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt) if isinstance(fmt, list) else None
+    if fmt is not None and (
+        ftype != "datetime" or not formats or not all(isinstance(f, str) and f for f in formats)
+    ):
+        raise MappingError(
+            f"{what}: `format` is a strptime format (or a list of them) for datetime fields only."
+        )
+    if on_invalid is None and ftype == "country":  # an unknown country is left out, warned
+        on_invalid = "drop"
+    source = raw.get("column", raw.get("first_of"))
     return FieldSpec(
         name=name,
-        columns=_columns(raw["column"], what) if "column" in raw else (),
+        columns=_columns(source, what) if source is not None else (),
         constant=raw.get("value"),
         type=ftype,
-        format=fmt,
+        formats=formats or (),
+        first_of="first_of" in raw,
+        on_invalid=on_invalid,
         values=MappingProxyType({header_key(str(k)): v for k, v in values.items()}),
         default=raw.get("default"),
         optional=bool(raw.get("optional", False)),

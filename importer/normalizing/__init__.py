@@ -6,7 +6,14 @@
 
 from importer.cells import cell_text, clean_text, quoted
 from importer.normalizing.emails import normalize_email
-from importer.normalizing.normalizer import Normalizer, Staged, StagedRecord, encode, record
+from importer.normalizing.normalizer import (
+    Normalizer,
+    Staged,
+    StagedRecord,
+    encode,
+    encode_lists,
+    record,
+)
 from importer.normalizing.phones import normalize_phone
 from importer.normalizing.values import CellError, parse_number
 from importer.normalizing.workers import CHUNK, cores, normalize_all, workers_for
@@ -21,6 +28,7 @@ __all__ = [
     "clean_text",
     "cores",
     "encode",
+    "encode_lists",
     "normalize_all",
     "normalize_email",
     "normalize_phone",

@@ -20,9 +20,15 @@ import orjson
 from importer.cells import cell_text, quoted
 from importer.errors import MappingError
 from importer.mapping import BoundField, BoundMapping, FieldSpec, header_key
-from importer.normalizing.emails import normalize_email
-from importer.normalizing.phones import normalize_phone, region_of
-from importer.normalizing.values import CONVERTERS, CellError, Converter, ValueOptions
+from importer.normalizing.emails import normalize_email, typo_warning
+from importer.normalizing.phones import Phone, normalize_phone, region_of
+from importer.normalizing.values import (
+    CONVERTERS,
+    CellError,
+    Converter,
+    ValueOptions,
+    parse_bool,
+)
 from importer.reading import Cell, SourceRow
 
 
@@ -38,6 +44,7 @@ class Staged(NamedTuple):
     warnings: tuple[str, ...] = ()
     error: str | None = None
     dropped: bool = False  # a value the row had is not sent (its warning says which)
+    lists: dict[str, bool] | None = None  # Notifuse list → the row's consent to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,8 @@ class _Plan:
     key: str | None  # the key inside that table
     convert: Converter
     is_phone: bool
+    drop_invalid: bool  # an invalid cell: sent without the field, warned (else a row error)
+    sources: tuple[tuple[int, str], ...]  # first_of: every column, tried in order
 
 
 class Normalizer:
@@ -65,25 +74,29 @@ class Normalizer:
         self.bound = bound
         options = bound.mapping.options
         self.region = options.default_region
-        self.drop_bad_phone = options.on_invalid_phone == "drop"
+        self.mobile = options.phone_type == "mobile"
         self.options = ValueOptions(options.decimal, zoneinfo.ZoneInfo(options.timezone))
         self.clear_empty = clear_empty
         email = bound.get("email")
         assert email is not None, "parse_mapping guarantees an email field"
         self.email = email
         self._regions: dict[Cell, str | None] = {}  # region cell → ISO code, per run
+        self._notes: list[str] = []  # what a phone's cell held beside its number, per row
         self.constants: dict[str, Any] = {}
         self.plans: list[_Plan] = []
         for field in bound.fields:
-            if field.spec.name == "email":
+            spec = field.spec
+            if spec.name == "email":
                 continue
-            head, dot, key = field.spec.name.partition(".")
+            head, dot, key = spec.name.partition(".")
+            is_phone = spec.name == "phone"
+            on_invalid = spec.on_invalid or (options.on_invalid_phone if is_phone else "error")
             plan = _Plan(
-                field, field.spec, field.index, head, key if dot else None,
-                CONVERTERS[field.spec.type], field.spec.name == "phone",
+                field, spec, field.index, head, key if dot else None, CONVERTERS[spec.type],
+                is_phone, on_invalid == "drop", field.sources if spec.first_of else (),
             )  # fmt: skip
-            if not field.spec.columns:
-                self.constants[field.spec.name] = self._constant(field.spec)
+            if not spec.columns:
+                self.constants[spec.name] = self._constant(spec)
             self.plans.append(plan)
         self.phone_plans = [plan for plan in self.plans if plan.is_phone]
 
@@ -117,6 +130,7 @@ class Normalizer:
         errors: list[str] = []
         warnings: list[str] = []
         dropped = False
+        notes = self._notes = []
         if source.problem:
             errors.append(source.problem)
         cells = source.cells
@@ -130,19 +144,20 @@ class Normalizer:
             email = normalize_email(raw_text)
             if email is None:
                 errors.append(f"invalid email {quoted(raw_text)} in column {self.email.column}")
+            else:
+                warnings.extend(typo_warning(email))
         payload: dict[str, Any] = {"email": email}
         phone: str | None = None
         for plan in self.plans:
             try:
                 present, value = self._value(cells, plan)
             except CellError as exc:
-                if exc.drop or (plan.is_phone and self.drop_bad_phone):
-                    warnings.append(
-                        f"{exc} in column {plan.field.column}: sent without {plan.spec.name}"
-                    )
+                where = f"{exc} in column {exc.column or plan.field.column}"
+                if plan.drop_invalid:
+                    warnings.append(f"{where}: sent without {plan.spec.name}")
                     dropped = True
                 else:
-                    errors.append(f"{exc} in column {plan.field.column}")
+                    errors.append(where)
                 continue
             if not present:
                 continue
@@ -155,40 +170,92 @@ class Normalizer:
                 table[plan.key] = value
             if plan.is_phone and isinstance(value, str):
                 phone = value
+        warnings.extend(notes)
+        lists = None
+        if self.bound.lists:
+            before = len(warnings)
+            lists = self._lists(cells, warnings)
+            dropped = dropped or len(warnings) > before  # a consent that is no yes/no
         if errors:
             shown = email or raw_text or None
             return Staged(
                 source.number, "error", shown, phone, None, tuple(warnings), "; ".join(errors)
             )
         return Staged(
-            source.number, "pending", email, phone, payload, tuple(warnings), None, dropped
+            source.number, "pending", email, phone, payload, tuple(warnings), None, dropped, lists
         )
 
+    def _lists(self, cells: tuple[Cell, ...], warnings: list[str]) -> dict[str, bool] | None:
+        """The row's consent to each of the mapping's lists (SPEC §5): a true bool subscribes,
+        false or an empty cell never does; a cell that is no yes/no is warned."""
+        found: dict[str, bool] = {}
+        for bound in self.bound.lists:
+            cell = cells[bound.index] if bound.index < len(cells) else None
+            text = "" if cell is None else cell_text(cell)
+            if not text:
+                continue
+            list_id = bound.rule.list_id
+            answer = bound.rule.values.get(header_key(text))
+            if answer is None:
+                try:
+                    answer = parse_bool(cell, text)
+                except CellError as exc:
+                    warnings.append(
+                        f"{exc} in column {bound.column}: not subscribed to list {list_id!r}"
+                    )
+                    continue
+            found[list_id] = found.get(list_id, False) or answer
+        return found or None
+
     def _value(self, cells: tuple[Cell, ...], plan: _Plan) -> tuple[bool, Any]:
-        """(present, value): an empty cell is never a value (omitted, or None under clear)."""
+        """(present, value): an empty cell is never a value (omitted, or None under clear).
+        A `first_of` field takes the first of its cells that gives a valid value; none does:
+        the first non-empty one's fault."""
         spec = plan.spec
-        index = plan.index
-        if index is None:
+        cell: Cell = None
+        if plan.sources:
+            fault: CellError | None = None
+            for index, column in plan.sources:
+                cell = cells[index] if index < len(cells) else None
+                text = "" if cell is None else cell_text(cell)
+                if not text:
+                    continue
+                try:
+                    return True, self._convert(cells, plan, cell, text, column)
+                except CellError as exc:
+                    if fault is None:
+                        exc.column, fault = column, exc
+            if fault is not None:
+                raise fault
+            cell = None
+        elif plan.index is None:
             if not spec.columns:
                 return True, self.constants[spec.name]
-            cell: Cell = None
         else:
-            cell = cells[index] if index < len(cells) else None
+            cell = cells[plan.index] if plan.index < len(cells) else None
         text = "" if cell is None else cell_text(cell)
         if not text:
             if spec.default is None:
                 return self.clear_empty, None
             cell = spec.default
             text = cell_text(cell)
+        return True, self._convert(cells, plan, cell, text, plan.field.column)
+
+    def _convert(
+        self, cells: tuple[Cell, ...], plan: _Plan, cell: Cell, text: str, column: str
+    ) -> Any:
+        spec = plan.spec
         if spec.values:
             key = header_key(text)
             if key in spec.values:
-                return True, spec.values[key]
+                return spec.values[key]
         if plan.is_phone:
-            return True, self._phone(cells, plan.field, cell, text)
-        return True, plan.convert(cell, text, spec, self.options)
+            return self._phone(cells, plan.field, cell, text, column)
+        return plan.convert(cell, text, spec, self.options)
 
-    def _phone(self, cells: tuple[Cell, ...], field: BoundField, cell: Cell, text: str) -> str:
+    def _phone(
+        self, cells: tuple[Cell, ...], field: BoundField, cell: Cell, text: str, column: str
+    ) -> str:
         region = self.region
         if field.region_index is not None:
             region_cell = cells[field.region_index]
@@ -196,37 +263,53 @@ class Normalizer:
                 self._regions[region_cell] = region_of(region_cell, field.spec)
             found = self._regions[region_cell]
             if found is None:  # not a country: only a +/00 number tells its own
-                e164, _ = normalize_phone(text, None)
-                if e164 is None:
+                read = normalize_phone(text, None, self.mobile)
+                if read.e164 is None:
                     raise CellError(
                         f"unknown country {quoted(cell_text(region_cell))} in column "
                         f"{field.region_column} for phone {quoted(text)}"
                     )
-                return e164
+                return self._noted(read, text, column)
             region = found or region
         if isinstance(cell, float) and not cell.is_integer():
             text = repr(cell)
-        e164, problem = normalize_phone(text, region)
-        if e164 is None:
-            raise CellError(problem or f"invalid phone {quoted(text)}")
-        return e164
+        read = normalize_phone(text, region, self.mobile)
+        if read.e164 is None:
+            raise CellError(read.problem or f"invalid phone {quoted(text)}")
+        return self._noted(read, text, column)
+
+    def _noted(self, read: Phone, text: str, column: str) -> str:
+        assert read.e164 is not None
+        if read.note:
+            self._notes.append(f"phone {quoted(text)} in column {column}: {read.note}")
+        return read.e164
 
 
 StagedRecord = tuple[
-    int, str, str | None, str | None, bytes | None, bytes | None, str, str | None, int
-]
+    int, str, str | None, str | None, bytes | None, bytes | None, str, str | None, int,
+    str | None,
+]  # fmt: skip
 
 
-def encode(payload: dict[str, Any]) -> tuple[bytes, bytes]:
-    """The stored payload and its digest (sorted keys: equal contacts, equal digests)."""
+def encode(payload: dict[str, Any], lists: str | None = None) -> tuple[bytes, bytes]:
+    """The stored payload and its digest (sorted keys: equal contacts, equal digests). The
+    digest covers the row's lists too: a contact sent to another list is not unchanged."""
     data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-    return data, hashlib.blake2b(data, digest_size=16).digest()
+    digest = hashlib.blake2b(data, digest_size=16)
+    if lists:
+        digest.update(b"\0" + lists.encode())
+    return data, digest.digest()
+
+
+def encode_lists(lists: dict[str, bool] | None) -> str | None:
+    return orjson.dumps(lists, option=orjson.OPT_SORT_KEYS).decode() if lists else None
 
 
 def record(s: Staged) -> StagedRecord:
     """A staged row as the job database stores it (encoded here, off the main process)."""
-    data, digest = encode(s.payload) if s.payload is not None else (None, None)
+    lists = encode_lists(s.lists)
+    data, digest = encode(s.payload, lists) if s.payload is not None else (None, None)
     return (
         s.row, s.status, s.email, s.phone, data, digest, "; ".join(s.warnings), s.error,
-        int(s.dropped),
+        int(s.dropped), lists,
     )  # fmt: skip

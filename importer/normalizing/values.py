@@ -21,12 +21,12 @@ from importer.reading import Cell
 
 
 class CellError(ValueError):
-    """A cell that cannot become the field's value; the message is for the report. `drop`:
-    the row is sent without that field, with a warning, instead of being an error."""
+    """A cell that cannot become the field's value; the message is for the report. `column`:
+    the one it quotes, when not the field's own (a `first_of` field's)."""
 
-    def __init__(self, message: str, drop: bool = False) -> None:
+    def __init__(self, message: str, column: str | None = None) -> None:
         super().__init__(message)
-        self.drop = drop
+        self.column = column
 
 
 _BOOL_WORDS = {
@@ -94,6 +94,11 @@ def _number(cell: Cell, text: str, spec: FieldSpec, options: ValueOptions) -> An
 
 
 def _bool(cell: Cell, text: str, spec: FieldSpec, options: ValueOptions) -> Any:
+    return parse_bool(cell, text)
+
+
+def parse_bool(cell: Cell, text: str) -> bool:
+    """The bool rule of SPEC §3: a bool or 0/1 cell, or a yes/no word in several languages."""
     if isinstance(cell, bool):
         return cell
     if isinstance(cell, int | float) and cell in (0, 1):
@@ -110,23 +115,37 @@ def _bool(cell: Cell, text: str, spec: FieldSpec, options: ValueOptions) -> Any:
 def _datetime(cell: Cell, text: str, spec: FieldSpec, options: ValueOptions) -> Any:
     if isinstance(cell, datetime | date):
         return _moment(cell, options.tz)
-    return _text_datetime(text, spec.format, options.tz)
+    return _text_datetime(text, spec.formats, options.tz)
 
 
 @lru_cache(maxsize=1 << 14)
-def _text_datetime(text: str, fmt: str | None, tz: zoneinfo.ZoneInfo) -> str:
-    """Cached: a lead list holds a few hundred distinct dates, parsing one costs ~30 µs."""
-    try:
-        if fmt:
-            moment = datetime.strptime(text, fmt)
-        else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        how = f"format {fmt!r}" if fmt else "ISO 8601 (2026-03-31 or 2026-03-31T09:00)"
+def _text_datetime(text: str, formats: tuple[str, ...], tz: zoneinfo.ZoneInfo) -> str:
+    """Every format is tried: a cell two of them read as different dates is invalid, never
+    a guess (read the same, it is fine). Cached: a lead list holds a few hundred distinct
+    dates, parsing one costs ~30 µs."""
+    found: dict[datetime, str] = {}
+    for fmt in formats or (None,):
+        try:
+            if fmt:
+                moment = datetime.strptime(text, fmt)
+            else:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        found.setdefault(moment, fmt or "ISO 8601")
+    if len(found) > 1:
+        readings = " or ".join(f"{m:%Y-%m-%d %H:%M} ({f!r})" for m, f in found.items())
+        raise CellError(f"{quoted(text)} is ambiguous: {readings}")
+    if not found:
+        how = (
+            f"format {' or '.join(repr(f) for f in formats)}"
+            if formats
+            else "ISO 8601 (2026-03-31 or 2026-03-31T09:00)"
+        )
         raise CellError(
             f'{quoted(text)} is not a date in {how}; set `format` in the mapping (e.g. "%d/%m/%Y")'
-        ) from None
-    return _moment(moment, tz)
+        )
+    return _moment(next(iter(found)), tz)
 
 
 def _moment(cell: datetime | date, tz: zoneinfo.ZoneInfo) -> str:
@@ -164,7 +183,7 @@ def _country(cell: Cell, text: str, spec: FieldSpec, options: ValueOptions) -> A
     out, with a warning (SPEC §4), never a guess."""
     code = country_code(text)
     if code is None:
-        raise CellError(f"unknown country {quoted(text)}", drop=True)
+        raise CellError(f"unknown country {quoted(text)}")
     return code
 
 
