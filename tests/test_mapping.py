@@ -577,8 +577,8 @@ def test_bind_constant_has_no_index() -> None:
     [
         (
             ["Email", "Company", "Mobile", "Country", " email"],
-            "leads.csv: column 'Email' (for field email) appears 2 times in the header (columns A, E). "
-            "Rename one of them in the file, or map a different column.",
+            "leads.csv: column 'Email' (for field email) appears 2 times in the header "
+            "(columns A, E). Rename one of them in the file, or map a different column.",
         ),
         (
             ["Email", "Company", "Mobile", "Country"] + ["x"] * 22 + ["COMPANY", "company"],
