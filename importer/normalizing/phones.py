@@ -82,7 +82,7 @@ def normalize_phone(text: str, region: str | None, mobile: bool = False) -> Phon
         return _inside(text, region, mobile)
     if international:
         number = _valid(compact, None, region)
-        return _chosen(number, text, mobile) if number else _invalid(text)
+        return _chosen(number, text, mobile) if number else _inside(text, region, mobile)
     if region is None:
         return Phone(
             None,
@@ -98,6 +98,8 @@ def normalize_phone(text: str, region: str | None, mobile: bool = False) -> Phon
     if len(found) > 1:  # both readings are valid numbers: never guess which one was meant
         both = " or ".join(sorted(found))
         return Phone(None, f"phone {quoted(text)} is ambiguous ({both}): write it with + or 00")
+    if not text.isdigit():  # two numbers, or one with separators the matcher reads better
+        return _inside(text, region, mobile)
     if len(digits) >= _MIN_HINTED and not digits.startswith("0"):
         zero = _valid("0" + digits, region, region)
         if zero is not None:  # a number cell of a spreadsheet loses its leading 0

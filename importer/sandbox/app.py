@@ -53,6 +53,7 @@ ROUTES = (
         notifuse.emails_in_body,
         notifuse.import_contacts,
     ),
+    Route("notifuse", "POST", "/api/lists.subscribe", notifuse.emails_in_body, notifuse.subscribe),
     Route(
         "notifuse",
         "GET",
@@ -178,7 +179,7 @@ class Sandbox:
 
 
 def build_app(sandbox: Sandbox) -> web.Application:
-    """The aiohttp application: the six API routes plus the unauthenticated /_sandbox/* ones."""
+    """The aiohttp application: the API routes plus the unauthenticated /_sandbox/* ones."""
 
     async def dump_contacts(request: web.Request) -> web.Response:
         return web.json_response(sandbox.contacts())

@@ -240,6 +240,32 @@ def import_contacts(call: Call, store: Store, config: SandboxConfig) -> Reply:
     return Reply(200, {"operations": operations})
 
 
+def subscribe(call: Call, store: Store, config: SandboxConfig) -> Reply:
+    """POST /api/lists.subscribe: one contact (validated like an upsert's; created when new,
+    its non-null fields applied) subscribed to `list_ids`."""
+    if call.body is BAD_JSON or not isinstance(call.body, dict):
+        return Reply(400, {"error": "invalid request body"})
+    error = _workspace_error(call.body.get("workspace_id"), config)
+    if error is not None:
+        return error
+    lists = call.body.get("list_ids")
+    if not isinstance(lists, list) or not lists or not all(isinstance(x, str) for x in lists):
+        return Reply(400, {"error": "list_ids must be a non-empty array of strings"})
+    try:
+        email, fields = parse_contact(call.body.get("contact"), config)
+    except ContactError as exc:
+        return Reply(400, {"error": f"invalid contact: {exc}"})
+    now = now_iso()
+    contact = store.notifuse_get(email) or _new_contact(email, now)
+    for key, value in fields.items():
+        if value is not None:
+            contact[key] = value
+    contact["lists"] = sorted(set(contact.get("lists", [])) | set(lists))
+    contact["updated_at"] = now
+    store.notifuse_put(contact)
+    return Reply(200, {"success": True})
+
+
 def get_by_email(call: Call, store: Store, config: SandboxConfig) -> Reply:
     """GET /api/contacts.getByEmail?workspace_id=...&email=..."""
     error = _workspace_error(call.query.get("workspace_id"), config)

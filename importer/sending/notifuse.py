@@ -68,7 +68,23 @@ class NotifuseSender:
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
         if self.mode == "upsert":
             return [outcome for row in rows for outcome in await self._upsert(row)]
-        return await self._import(rows)
+        groups: dict[tuple[str, ...], list[PendingRow]] = {}
+        for row in rows:  # subscribe_to_lists applies to a whole request (SPEC §5)
+            groups.setdefault(self._lists(row), []).append(row)
+        if len(groups) == 1:
+            return await self._import(rows, next(iter(groups)))
+        found = {
+            o.row: o for lists, group in groups.items() for o in await self._import(group, lists)
+        }
+        return [found[row.row] for row in rows]
+
+    def _lists(self, row: PendingRow) -> tuple[str, ...]:
+        """The lists a row is subscribed to: the mapping's it consented to, and --list."""
+        consents: dict[str, bool] = orjson.loads(row.lists) if row.lists else {}
+        lists = [name for name, yes in consents.items() if yes]
+        if self.list_id and self.list_id not in lists:
+            lists.append(self.list_id)
+        return tuple(sorted(lists))
 
     async def _upsert(self, row: PendingRow) -> list[Outcome]:
         body = json_object({"workspace_id": self._workspace, "contact": row.payload})
@@ -83,7 +99,35 @@ class NotifuseSender:
             return deferred((row,), exc)
         if reply.status == 200 and not isinstance(reply.body, dict):
             return deferred((row,), _unexpected(reply))
-        return [self._upserted(row, reply)]
+        outcome = self._upserted(row, reply)
+        lists = self._lists(row)
+        if outcome.status == "error" or not lists:
+            return [outcome]
+        return [await self._subscribe(row, lists, outcome)]
+
+    async def _subscribe(self, row: PendingRow, lists: tuple[str, ...], saved: Outcome) -> Outcome:
+        """Upsert mode: the contact saved, `lists.subscribe` adds its consented lists."""
+        body = json_object(
+            {
+                "workspace_id": self._workspace,
+                "contact": orjson.dumps({"email": row.email}),
+                "list_ids": orjson.dumps(list(lists)),
+            }
+        )
+        try:
+            reply = await self.client.call(
+                "POST",
+                "/api/lists.subscribe",
+                content=body,
+                on_send=lambda: self.journal.attempts.mark((row,)),
+            )
+        except RequestFailed as exc:  # sent again later, the upsert with it (it is harmless)
+            return deferred((row,), exc)[0]._replace(uncertain=True)
+        if reply.status == 200:
+            return saved
+        names = ", ".join(repr(name) for name in lists)
+        why = error_text(reply.status, reply.body, reply.text)
+        return Outcome(row.row, "error", error=f"saved, but not subscribed to {names}: {why}")
 
     def _upserted(self, row: PendingRow, reply: Reply) -> Outcome:
         if reply.status == 200:
@@ -94,13 +138,13 @@ class NotifuseSender:
                 return Outcome(row.row, status)
         return Outcome(row.row, "error", error=error_text(reply.status, reply.body, reply.text))
 
-    async def _import(self, rows: list[PendingRow]) -> list[Outcome]:
+    async def _import(self, rows: list[PendingRow], lists: tuple[str, ...]) -> list[Outcome]:
         members = {
             "workspace_id": self._workspace,
             "contacts": json_array([r.payload for r in rows]),
         }
-        if self.list_id:
-            members["subscribe_to_lists"] = orjson.dumps([self.list_id])
+        if lists:
+            members["subscribe_to_lists"] = orjson.dumps(list(lists))
         try:
             reply = await self.client.call(
                 "POST",
@@ -113,7 +157,7 @@ class NotifuseSender:
         operations = reply.body.get("operations") if isinstance(reply.body, dict) else None
         if reply.status == 413 and len(rows) > 1:  # over a proxy's body limit: halve it
             half = len(rows) // 2
-            return await self._import(rows[:half]) + await self._import(rows[half:])
+            return await self._import(rows[:half], lists) + await self._import(rows[half:], lists)
         if reply.status == 200 and not isinstance(operations, list):
             return deferred(rows, _unexpected(reply))
         if reply.status != 200 or not isinstance(operations, list):
