@@ -705,3 +705,26 @@ def test_serve_stops_quietly_on_signal(sig: signal.Signals) -> None:
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=10)
     assert (proc.returncode, out, err) == (0, "", "")
+
+
+def test_notifuse_lists_subscribe_keeps_membership(sb: SandboxThread, nf: httpx.Client) -> None:
+    upsert(nf, {"email": "a@x.it", "first_name": "Anna"})
+    body = {"workspace_id": WS, "contact": {"email": " A@X.IT "}, "list_ids": ["news"]}
+    assert nf.post("/api/lists.subscribe", json=body).json() == {"success": True}
+    body["list_ids"] = ["news", "webinar"]
+    body["contact"] = {"email": "new@x.it"}  # a new contact is created, then subscribed
+    assert nf.post("/api/lists.subscribe", json=body).status_code == 200
+    found = nf.get("/api/contacts.getByEmail", params={"workspace_id": WS, "email": "a@x.it"})
+    assert (found.json()["contact"]["first_name"], found.json()["contact"]["lists"]) == (
+        "Anna",
+        ["news"],
+    )
+    assert {c["email"]: c["lists"] for c in sb.contacts()["notifuse"]} == {
+        "a@x.it": ["news"],
+        "new@x.it": ["news", "webinar"],
+    }
+    refused = nf.post("/api/lists.subscribe", json={**body, "list_ids": []})
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"error": "list_ids must be a non-empty array of strings"},
+    )
