@@ -31,8 +31,12 @@ for target in minimo notifuse; do
   done
 done
 echo
-echo "Contacts now in the sandbox: $("$BIN/python" -c "
+"$BIN/python" -c "
 import json, sys, urllib.request
 d = json.load(urllib.request.urlopen(sys.argv[1] + '/_sandbox/contacts'))
-print(len(d['minimo']), 'in Minimo,', len(d['notifuse']), 'in Notifuse')" "$URL")"
+print('Contacts now in the sandbox:', len(d['minimo']), 'in Minimo,', len(d['notifuse']), 'in Notifuse')
+members = [c['email'] for c in d['notifuse'] if 'newsletter' in c['lists']]
+print('Notifuse list \"newsletter\" (the rows whose Newsletter says Sì; No and blank never join):')
+for email in members:
+    print('  ' + email)" "$URL"
 echo "Reports are in $OUT/ (open them in Excel or LibreOffice)."

@@ -67,6 +67,7 @@ target = "minimo"
 
 [options]
 # default_region = "IT"        # for phones written without +country
+phone_type = "mobile"          # Minimo reaches contacts on WhatsApp: no landlines
 on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
@@ -89,6 +90,7 @@ target = "minimo"
 
 [options]
 default_region = "IT"          # 'Paese' is IT in 3 of 5 sample rows
+phone_type = "mobile"          # Minimo reaches contacts on WhatsApp: no landlines
 decimal = ","                  # as 'Spesa totale' is written
 timezone = "Europe/Rome"       # dates without an offset, as in IT
 on_invalid_phone = "drop"      # send the contact without it, warn
@@ -115,16 +117,16 @@ target = "minimo"
 
 [options]
 # default_region = "IT"        # for phones written without +country
+phone_type = "mobile"          # Minimo reaches contacts on WhatsApp: no landlines
 on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
 email = "Email Address"
-phone = { column = "Mobile", region_column = "Country" }
+# Per row, the first of 'Mobile', 'Phone' that holds a valid number.
+phone = { first_of = ["Mobile", "Phone"], region_column = "Country" }
 "customFields.externalId" = "Customer ID"
 "customFields.firstName" = "First Name"
 "customFields.lastName" = "Last Name"
-# 'Phone' also looks like phone; 'Mobile' is used for it (a field takes one column).
-"customFields.phone" = "Phone"
 "customFields.company" = "Company"
 "customFields.jobTitle" = "Job Title"
 "customFields.address" = "Street Address"
@@ -144,6 +146,9 @@ ITALIAN_NOTIFUSE = """\
 # Starter mapping for a file with 9 headers, from `importer mapping suggest`. It is a starting
 # point: review every line, then try it with `importer run SOURCE --mapping THIS.toml --dry-run`.
 target = "notifuse"
+# Rows whose 'Newsletter' is yes join the Notifuse list "newsletter"; no or blank never do. Put
+# your list's id here.
+lists = { column = "Newsletter", list = "newsletter" }
 
 [options]
 # default_region = "IT"        # for phones written without +country
@@ -156,16 +161,13 @@ first_name = "Nome"
 last_name = "Cognome"
 country = { column = "Paese", type = "country" }
 
-# unmatched: 'Azienda', 'Spesa totale', 'Newsletter', 'Iscritto il'
-# Notifuse has no consent field: keep 'Newsletter' in a custom string, or import with
-# --notifuse-mode import --list ID to subscribe.
+# unmatched: 'Azienda', 'Spesa totale', 'Iscritto il'
 # Notifuse has no field for these. custom_string_N, custom_number_N and custom_datetime_N (N =
 # 1..5) can hold them, but those slots are shared by the whole workspace: uncomment a line below
 # only for a slot no other import uses.
 # custom_string_1 = "Azienda"
 # custom_string_2 = "Spesa totale"
-# custom_string_3 = "Newsletter"
-# custom_string_4 = "Iscritto il"
+# custom_string_3 = "Iscritto il"
 """
 
 
@@ -173,6 +175,9 @@ ITALIAN_NOTIFUSE_SAMPLED = """\
 # Starter mapping for a file with 9 headers, from `importer mapping suggest`. It is a starting
 # point: review every line, then try it with `importer run SOURCE --mapping THIS.toml --dry-run`.
 target = "notifuse"
+# Rows whose 'Newsletter' is yes join the Notifuse list "newsletter"; no or blank never do. Put
+# your list's id here.
+lists = { column = "Newsletter", list = "newsletter", values = { "Sì" = true, "No" = false } }
 
 [options]
 default_region = "IT"          # 'Paese' is IT in 3 of 5 sample rows
@@ -189,15 +194,12 @@ first_name = "Nome"
 last_name = "Cognome"
 country = { column = "Paese", type = "country" }
 
-# unmatched: 'Azienda', 'Spesa totale', 'Newsletter', 'Iscritto il'
-# Notifuse has no consent field: keep 'Newsletter' in a custom string, or import with
-# --notifuse-mode import --list ID to subscribe.
+# unmatched: 'Azienda', 'Spesa totale', 'Iscritto il'
 # Notifuse has no field for these. custom_string_N, custom_number_N and custom_datetime_N (N =
 # 1..5) can hold them, but those slots are shared by the whole workspace: uncomment a line below
 # only for a slot no other import uses.
 # custom_string_1 = "Azienda"
 # custom_number_1 = "Spesa totale"
-# custom_string_2 = { column = "Newsletter", values = { "Sì" = "yes", "No" = "no" } }
 # custom_datetime_1 = { column = "Iscritto il", format = "%d/%m/%Y" }
 """
 
@@ -206,6 +208,9 @@ ENGLISH_NOTIFUSE = """\
 # Starter mapping for a file with 18 headers, from `importer mapping suggest`. It is a starting
 # point: review every line, then try it with `importer run SOURCE --mapping THIS.toml --dry-run`.
 target = "notifuse"
+# Rows whose 'Email Opt-In' is yes join the Notifuse list "email-opt-in"; no or blank never do.
+# Put your list's id here.
+lists = { column = "Email Opt-In", list = "email-opt-in" }
 
 [options]
 # default_region = "IT"        # for phones written without +country
@@ -213,7 +218,8 @@ on_invalid_phone = "drop"      # send the contact without it, warn
 
 [fields]
 email = "Email Address"
-phone = { column = "Mobile", region_column = "Country" }
+# Per row, the first of 'Mobile', 'Phone' that holds a valid number.
+phone = { first_of = ["Mobile", "Phone"], region_column = "Country" }
 external_id = "Customer ID"
 first_name = "First Name"
 last_name = "Last Name"
@@ -225,18 +231,14 @@ country = { column = "Country", type = "country" }
 language = "Language"
 timezone = "Time Zone"
 
-# unmatched: 'Phone', 'Company', 'City', 'Email Opt-In', 'Created At', 'Notes'
-# 'Phone' also looks like phone; 'Mobile' is used for it (a field takes one column).
-# Notifuse has no consent field: keep 'Email Opt-In' in a custom string, or import with
-# --notifuse-mode import --list ID to subscribe.
+# unmatched: 'Company', 'City', 'Created At', 'Notes'
 # Notifuse has no field for these. custom_string_N, custom_number_N and custom_datetime_N (N =
 # 1..5) can hold them, but those slots are shared by the whole workspace: uncomment a line below
 # only for a slot no other import uses.
-# custom_string_1 = "Phone"
-# custom_string_2 = "Company"
-# custom_string_3 = "City"
-# custom_string_4 = "Email Opt-In"
-# custom_string_5 = "Created At"
+# custom_string_1 = "Company"
+# custom_string_2 = "City"
+# custom_string_3 = "Created At"
+# custom_string_4 = "Notes"
 """
 
 
@@ -382,26 +384,28 @@ def test_header_names(header: str, minimo: str, notifuse: str | None) -> None:
         field_of(checked(suggest_mapping(headers, "minimo"), headers, "minimo"), header) == minimo
     )
     text = suggest_mapping(headers, "notifuse")
-    assert field_of(checked(text, headers, "notifuse"), header) == notifuse
-    if notifuse is None:
+    mapping = checked(text, headers, "notifuse")
+    assert field_of(mapping, header) == notifuse
+    if notifuse is None and minimo.startswith("marketingConsent."):  # a list, never --list
+        assert [rule.columns for rule in mapping.lists] == [(header,)]
+    elif notifuse is None:
         assert f"# unmatched: '{header}'" in text
 
 
 def test_one_column_per_field_the_best_name_wins() -> None:
     headers = ["Email", "E-mail", "Telefono", "Cellulare", "Nome", "Name"]
     mapping = checked(suggest_mapping(headers, "notifuse"), headers, "notifuse")
-    assert [(f.name, f.columns) for f in mapping.fields] == [
-        ("email", ("Email",)),
-        ("phone", ("Cellulare",)),
-        ("first_name", ("Nome",)),
-        ("full_name", ("Name",)),
+    assert [(f.name, f.columns, f.first_of) for f in mapping.fields] == [
+        ("email", ("Email",), False),
+        ("phone", ("Cellulare", "Telefono"), True),  # per row the mobile, else the other
+        ("first_name", ("Nome",), False),
+        ("last_name", ("Name",), False),  # beside a first name, as German CRMs write it
     ]
     text = suggest_mapping(headers, "minimo")
     assert "# 'E-mail' also looks like email; 'Email' is used for it" in text
-    assert "# 'Telefono' also looks like phone; 'Cellulare' is used for it" in text
+    assert "# Per row, the first of 'Cellulare', 'Telefono' that holds a valid number." in text
     mapping = checked(text, headers, "minimo")
     assert field_of(mapping, "E-mail") == "customFields.email"  # Minimo keeps every column
-    assert field_of(mapping, "Telefono") == "customFields.telefono"
 
 
 def test_duplicate_headers_are_left_out_with_a_note() -> None:
@@ -476,7 +480,10 @@ def test_country_column_sets_region_and_codes() -> None:
         ["e@b.it", "079 123 45 68", "Stati Uniti"],
     ]
     text = suggest_mapping(headers, "notifuse", rows)
-    assert '\ndefault_region = "GB" ' in text
+    assert (  # 1 of 5 is no majority (once 27 of 191 rows set the region of them all)
+        "\n# default_region = \"GB\"        # 'Country' is GB in 1 of 5 sample rows: not a "
+        "majority\n"
+    ) in text
     mapping = checked(text, headers, "notifuse")
     phone, country = mapping.spec("phone"), mapping.spec("country")
     assert phone is not None and country is not None
@@ -630,7 +637,11 @@ def test_suggest_for_file(tmp_path: Path) -> None:
     assert field_of(mapping, "Note") == "customFields.note"
     one = suggest_for_file(source, "notifuse", ReadOptions(delimiter=";"), sample=1)
     assert "; 1 data row sampled." in one
-    assert "# unmatched: 'Newsletter', 'Note'" in one
+    assert "# unmatched: 'Note'" in one
+    assert (
+        '\nlists = { column = "Newsletter", list = "newsletter", values = { "Sì" = true } }\n'
+        in one
+    )
 
 
 def test_suggest_for_xlsx_with_a_title_row(tmp_path: Path) -> None:
@@ -653,10 +664,9 @@ def test_suggest_for_xlsx_with_a_title_row(tmp_path: Path) -> None:
     )
     assert '\ndefault_region = "IT" ' in text
     assert '\ntimezone = "Europe/Rome" ' in text
-    assert text.endswith(
-        '# custom_datetime_1 = "Signup"\n'
-        '# custom_number_1 = "Orders"\n'
-        '# custom_string_1 = { column = "Consenso", values = { "TRUE" = "yes", "no" = "no" } }\n'
+    assert text.endswith('# custom_datetime_1 = "Signup"\n# custom_number_1 = "Orders"\n')
+    assert (
+        '\nlists = { column = "Consenso", list = "consenso", values = { "no" = false } }\n' in text
     )
     checked(text, headers, "notifuse")
     minimo = checked(
@@ -664,3 +674,35 @@ def test_suggest_for_xlsx_with_a_title_row(tmp_path: Path) -> None:
     )
     consent = minimo.spec("marketingConsent.email")
     assert consent is not None and dict(consent.values) == {"no": False}  # TRUE is read natively
+
+
+def test_an_old_german_crm_export() -> None:
+    """`Name` beside `Vorname` is the surname, `KdNr` an identifier, `Angelegt am` dates in
+    two writings; 27 of 191 rows in one country are no default region."""
+    headers = ["KdNr", "Vorname", "Name", "E-Mail", "Telefon", "Land", "Angelegt am"]
+    rows: list[list[Cell]] = [
+        ["10023", "Anna", "Müller", "a@firma.de", "0151 1234567", "D", "27.04.2016"],
+        ["10024", "Jan", "Peeters", "j@firma.be", "0470 123456", "Belgien", "27/04/2016"],
+        ["10025", "Luc", "Weber", "l@firma.lu", "621 123 456", "Luxemburg", "03.05.2017"],
+        ["10026", "Eva", "Graf", "e@firma.ch", "079 123 45 67", "Schweiz", "12/12/2018"],
+    ]
+    text = suggest_mapping(headers, "notifuse", rows)
+    mapping = checked(text, headers, "notifuse")
+    assert [(f.name, f.columns, f.type, f.formats) for f in mapping.fields] == [
+        ("email", ("E-Mail",), "string", ()),
+        ("phone", ("Telefon",), "string", ()),
+        ("first_name", ("Vorname",), "string", ()),
+        ("last_name", ("Name",), "string", ()),
+        ("country", ("Land",), "country", ()),
+    ]
+    assert "# default_region = \"BE\"        # 'Land' is BE in 1 of 4 sample rows: not a" in text
+    assert "# Not known as countries in 'Land': 'D': add them as region_values" in text
+    assert '# custom_string_1 = "KdNr"\n' in text  # text, not a number
+    assert (
+        '# custom_datetime_1 = { column = "Angelegt am", format = ["%d/%m/%Y", "%d.%m.%Y"] }'
+        in text
+    )
+    dated = checked(
+        text.replace("# custom_datetime_1 = {", "custom_datetime_1 = {"), headers, "notifuse"
+    )
+    assert [r.status for r in staged(dated, headers, rows)] == ["pending"] * 4

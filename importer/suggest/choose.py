@@ -23,8 +23,10 @@ from importer.suggest.infer import (
 )
 from importer.suggest.plan import CONSENTS, Column, Plan
 from importer.suggest.render import (
+    Value,
     email_line,
     field_line,
+    list_line,
     phone_line,
     render,
     show_text,
@@ -34,6 +36,7 @@ from importer.suggest.vocabulary import (
     BY_NAME,
     CONCEPTS,
     DATE_WORDS,
+    IDENTIFIER_WORDS,
     NAMES,
     NO_WORDS,
     RULES,
@@ -85,8 +88,13 @@ def _suggest(
 ) -> str:
     plan = Plan()
     columns = _usable_columns(headers, sample_rows, plan)
+    phones = sorted(
+        (c for c in columns if c.concept is not None and c.concept.name == "phone"),
+        key=lambda c: (c.rank, c.index),
+    )  # mobiles first: "mobile, else office" per row (first_of)
     chosen = _choose(columns)
     _first_name_or_full(chosen)
+    _surname_beside_a_first_name(chosen, columns)
     email = chosen.get("email") or _email_by_content(columns, chosen)
     phone, country = chosen.get("phone"), chosen.get("country")
     unknown = _unknown_countries(country)
@@ -94,26 +102,30 @@ def _suggest(
 
     email_line(plan, email, headers)
     if phone is not None:
-        phone_line(plan, phone, country, unknown)
+        phone_line(plan, phones, country, unknown)
+        if target == "minimo":
+            plan.options.append(
+                ('phone_type = "mobile"', "Minimo reaches contacts on WhatsApp: no landlines")
+            )
     used = {c.index for c in chosen.values()}
+    extra_phones = {c.index for c in phones[1:]} if phone is not None else set()
     taken: set[str] = set()
     for column in columns:
+        if column.index in extra_phones:
+            continue  # in the phone's first_of
         concept = column.concept if column.index in used else None
         name = (
             None
             if concept is None
             else (concept.minimo if target == "minimo" else concept.notifuse)
         )
-        if concept is None or name is None:
-            if concept is not None and concept.name in CONSENTS and target == "notifuse":
-                column.notes.append(
-                    f"Notifuse has no consent field: keep {show_text(column.header)} in a custom "
-                    "string, or import with --notifuse-mode import --list ID to subscribe."
-                )
+        if concept is not None and concept.name in CONSENTS and target == "notifuse":
+            plan.lists.append(list_line(column))  # consent drives a list, never --list
+        elif concept is None or name is None:
             plan.custom.append(column)
         elif concept.name not in ("email", "phone"):
             taken.add(name)
-            extra: dict[str, str | bool | dict[str, str | bool]] = {}
+            extra: dict[str, Value] = {}
             if concept.name == "country" and target == "notifuse":
                 extra["type"] = "country"  # its names and codes sent as ISO codes
             table = yes_no_values(column.cells) if concept.name in CONSENTS else None
@@ -123,7 +135,7 @@ def _suggest(
                 (column.index, column.notes, field_line(name, column.header, **extra))
             )
 
-    kinds = {c.index: kind_of(c.cells) for c in plan.custom}
+    kinds = {c.index: _kind(c) for c in plan.custom}
     _decimal(plan, plan.custom, kinds)
     if any(k.type == "datetime" for k in kinds.values()):
         zone = TIMEZONES.get(region or "")
@@ -212,6 +224,14 @@ def _camel(header: str, index: int) -> str:
     return words[0] + "".join(w.capitalize() for w in words[1:])
 
 
+def _kind(column: Column) -> Kind:
+    """An identifier (a customer number, a code, a postcode) stays text whatever its cells
+    look like: as a number it would lose its leading zeros, and nobody sums it."""
+    if IDENTIFIER_WORDS & set(header_words(column.header)):
+        return Kind()
+    return kind_of(column.cells)
+
+
 def _choose(columns: list[Column]) -> dict[str, Column]:
     """One column per concept, the best-named first; the others are noted and left over.
 
@@ -226,6 +246,8 @@ def _choose(columns: list[Column]) -> dict[str, Column]:
             continue
         if concept.name in CONSENTS and not _consent_ok(column):
             column.concept = None
+        elif concept.name == "phone" and concept.name in chosen:
+            column.concept = None  # another phone: tried after the first (first_of)
         elif concept.name in chosen:
             column.notes.append(
                 f"{show_text(column.header)} also looks like {concept.name}; "
@@ -268,6 +290,25 @@ def _first_name_or_full(chosen: dict[str, Column]) -> None:
         chosen["full_name"] = chosen.pop("first_name")
 
 
+def _surname_beside_a_first_name(chosen: dict[str, Column], columns: list[Column]) -> None:
+    """A column headed just "Name" beside a first-name column ("Vorname") is the family
+    name, as German CRMs export it, not the full name."""
+    full = chosen.get("full_name")
+    if full is None or "first_name" not in chosen or "last_name" in chosen:
+        return
+    if header_words(full.header) != ("name",):
+        return
+    spaced = sum(" " in cell_text(c) for c in full.cells)
+    if full.cells and spaced * 5 >= len(full.cells) * 3:  # mostly two words: whole names
+        return
+    full.concept = BY_NAME["last_name"]
+    full.notes.append(
+        f"{show_text(full.header)} beside {show_text(chosen['first_name'].header)} is the "
+        "family name."
+    )
+    chosen["last_name"] = chosen.pop("full_name")
+
+
 def _email_by_content(columns: list[Column], chosen: dict[str, Column]) -> Column | None:
     """No header says email: the first free column whose sample is mostly email addresses."""
     used = {c.index for c in chosen.values()}
@@ -305,6 +346,9 @@ def _default_region(plan: Plan, country: Column | None, phone: Column | None) ->
                 f"{show_text(country.header)} is {code} in {count} of {len(country.cells)} "
                 "sample rows"
             )
+            if count * 2 <= len(country.cells):  # no clear majority: a person decides
+                plan.options.append((f'# default_region = "{code}"', f"{why}: not a majority"))
+                return None
             plan.options.append((f'default_region = "{code}"', why))
             return code
     line, why = '# default_region = "IT"', "for phones written without +country"

@@ -24,7 +24,9 @@ _DATE_FORMATS = (  # day first: the lists this tool is for are mostly European
     "%d/%m/%Y %H:%M:%S",
     "%d-%m-%Y",
     "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
     "%d/%m/%y",
+    "%d.%m.%y",
     "%m/%d/%Y",
     "%m/%d/%Y %H:%M",
     "%Y/%m/%d",
@@ -40,10 +42,11 @@ NOTIFUSE_SLOTS = 5
 
 @dataclass(frozen=True)
 class Kind:
-    """A custom column's type as the sample shows it; `format` for dates written as text."""
+    """A custom column's type as the sample shows it; `formats` for dates written as text
+    (several when the sample writes them several ways: 27.04.2016 and 27/04/2016)."""
 
     type: str = "string"
-    format: str | None = None
+    formats: tuple[str, ...] = ()
     decimals: frozenset[str] = frozenset()  # numbers: see _numbers
     note: str | None = None
 
@@ -80,46 +83,58 @@ def _numbers(cells: list[Cell]) -> frozenset[str]:
     return frozenset(fits)
 
 
-def _date_format(cells: Sequence[Cell]) -> tuple[bool, str | None]:
-    """(all cells are dates, the strptime format for those written as text, if one is needed)."""
+def _date_format(cells: Sequence[Cell]) -> tuple[bool, tuple[str, ...]]:
+    """(all cells are dates, the strptime formats for those written as text, if needed):
+    one format when one reads them all, else the fewest that do, but never day/month and
+    month/day together (the importer would find 03/04 ambiguous in every row)."""
     texts = [cell_text(c) for c in cells if not isinstance(c, datetime | date)]
     if any(isinstance(c, time) for c in cells):
-        return False, None
+        return False, ()
     if not texts:
-        return True, None
+        return True, ()
     if all(_ISO_DATE.match(t) for t in texts):
         try:
             for t in texts:
                 datetime.fromisoformat(t.replace("Z", "+00:00"))
         except ValueError:
-            return False, None
-        return True, None
+            return False, ()
+        return True, ()
     for fmt in _DATE_FORMATS:
-        try:
-            for t in texts:
-                datetime.strptime(t, fmt)
-        except ValueError:
-            continue
-        return True, fmt
-    return False, None
+        if all(_parses(t, fmt) for t in texts):
+            return True, (fmt,)
+    used: list[str] = []
+    for text in texts:
+        first = next((f for f in _DATE_FORMATS if _parses(text, f)), None)
+        if first is None:
+            return False, ()
+        if first not in used:
+            used.append(first)
+    if any(_swapped(f) in used for f in used):
+        return False, ()
+    return True, tuple(f for f in _DATE_FORMATS if f in used)
 
 
 def kind_of(cells: list[Cell]) -> Kind:
     if not cells:
         return Kind()
-    dated, fmt = _date_format(cells)
+    dated, formats = _date_format(cells)
     if dated:
         note = None
-        if fmt and fmt.startswith("%d/%m/"):
-            swapped = fmt.replace("%d/%m/", "%m/%d/")
+        if len(formats) == 1 and formats[0].startswith("%d/%m/"):
+            swapped = formats[0].replace("%d/%m/", "%m/%d/")
             texts = [cell_text(c) for c in cells if not isinstance(c, datetime | date)]
-            if _date_format(texts)[1] == fmt and all(_parses(t, swapped) for t in texts):
+            if all(_parses(t, swapped) for t in texts):
                 note = "{header}: read as day/month; the sample has no day over 12 to be sure."
-        return Kind("datetime", fmt, note=note)
+        return Kind("datetime", formats, note=note)
     decimals = _numbers(cells)
     if decimals:
         return Kind("number", decimals=decimals)
     return Kind()
+
+
+def _swapped(fmt: str) -> str:
+    """The format with day and month in each other's place."""
+    return fmt.replace("%d", "%~").replace("%m", "%d").replace("%~", "%m")
 
 
 def _parses(text: str, fmt: str) -> bool:

@@ -28,4 +28,5 @@ class Plan:
     options: list[tuple[str, str]] = field(default_factory=list)  # (line, comment)
     fields: list[tuple[int, list[str], str]] = field(default_factory=list)  # (order, notes, line)
     custom: list[Column] = field(default_factory=list)  # columns no target field takes
+    lists: list[tuple[list[str], str]] = field(default_factory=list)  # (notes, line)
     notes: list[str] = field(default_factory=list)

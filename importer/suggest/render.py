@@ -11,6 +11,7 @@ from importer.mapping import header_key
 from importer.settings import Target
 from importer.suggest.infer import NOTIFUSE_SLOTS, Kind, yes_no_values
 from importer.suggest.plan import CONSENTS, Column, Plan
+from importer.suggest.vocabulary import header_words
 
 # ---------------------------------------------------------------------------------------------
 # TOML text
@@ -42,15 +43,20 @@ def show_text(text: str) -> str:
     return "'" + inner + "'"
 
 
-def _value(value: str | bool | dict[str, str | bool]) -> str:
+Value = str | bool | list[str] | dict[str, str | bool]
+
+
+def _value(value: Value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return _q(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_q(v) for v in value) + "]"
     return "{ " + ", ".join(f"{_q(k)} = {_value(v)}" for k, v in value.items()) + " }"
 
 
-def field_line(name: str, column: str, **extra: str | bool | dict[str, str | bool]) -> str:
+def field_line(name: str, column: str, **extra: Value) -> str:
     """`name = "Column"`, or an inline table when there is more to say than the column."""
     if not extra:
         return f"{_key(name)} = {_q(column)}"
@@ -60,11 +66,11 @@ def field_line(name: str, column: str, **extra: str | bool | dict[str, str | boo
 
 def typed_line(name: str, column: Column, kind: Kind, typed: bool = True) -> str:
     """A custom column's line; `typed=False` where the target field implies the type."""
-    extra: dict[str, str | bool | dict[str, str | bool]] = {}
+    extra: dict[str, Value] = {}
     if kind.type != "string" and typed:
         extra["type"] = kind.type
-    if kind.format:
-        extra["format"] = kind.format
+    if kind.formats:
+        extra["format"] = kind.formats[0] if len(kind.formats) == 1 else list(kind.formats)
     if kind.note:
         column.notes.append(kind.note.format(header=show_text(column.header)))
     return field_line(name, column.header, **extra)
@@ -91,11 +97,15 @@ def email_line(plan: Plan, email: Column | None, headers: Sequence[str]) -> None
     )
 
 
-def phone_line(plan: Plan, phone: Column, country: Column | None, unknown: list[str]) -> None:
-    """Country names and codes in the region column need no table (the importer knows them
-    in English, Italian, French, German and Spanish); the sample's others are named."""
-    notes = phone.notes
-    extra: dict[str, str | bool | dict[str, str | bool]] = {}
+def phone_line(
+    plan: Plan, phones: list[Column], country: Column | None, unknown: list[str]
+) -> None:
+    """Several phone columns (a mobile and an office one): per row the first valid, mobiles
+    first. Country names and codes in the region column need no table (the importer knows
+    them in English, Italian, French, German and Spanish); the sample's others are named."""
+    phone = phones[0]
+    notes = [note for p in phones for note in p.notes]
+    extra: dict[str, Value] = {}
     if country is not None:
         extra["region_column"] = country.header
         if unknown:
@@ -105,7 +115,31 @@ def phone_line(plan: Plan, phone: Column, country: Column | None, unknown: list[
                 f'region_values = {{ {_q(unknown[0])} = "XX" }} with their ISO codes, '
                 "or their phones must start with +country."
             )
-    plan.fields.append((-1, notes, field_line("phone", phone.header, **extra)))
+    if len(phones) == 1:
+        plan.fields.append((-1, notes, field_line("phone", phone.header, **extra)))
+        return
+    notes.append(
+        f"Per row, the first of {', '.join(show_text(p.header) for p in phones)} that holds a "
+        "valid number."
+    )
+    parts = [f"first_of = {_value([p.header for p in phones])}"]
+    parts += [f"{k} = {_value(v)}" for k, v in extra.items()]
+    plan.fields.append((-1, notes, f"phone = {{ {', '.join(parts)} }}"))
+
+
+def list_line(column: Column) -> tuple[list[str], str]:
+    """Notifuse: a consent column subscribes the rows that said yes to a list (SPEC §5)."""
+    list_id = "-".join(header_words(column.header)) or "newsletter"
+    notes = [
+        *column.notes,
+        f"Rows whose {show_text(column.header)} is yes join the Notifuse list "
+        f"{_q(list_id)}; no or blank never do. Put your list's id here.",
+    ]
+    parts = [f"column = {_q(column.header)}", f"list = {_q(list_id)}"]
+    table = yes_no_values(column.cells)
+    if table:
+        parts.append(f"values = {_value(table)}")
+    return notes, f"lists = {{ {', '.join(parts)} }}"
 
 
 def _notifuse_slot(column: Column, kind: Kind, used: Counter[str]) -> str | None:
@@ -146,7 +180,19 @@ def render(
     )
     if origin:
         out += _comment(origin)
-    out += [f'target = "{target}"', "", "[options]"]
+    out += [f'target = "{target}"']
+    if len(plan.lists) == 1:
+        notes, line = plan.lists[0]
+        for note in notes:
+            out += _comment(note)
+        out.append(line)
+    elif plan.lists:
+        for note in (n for notes, _ in plan.lists for n in notes):
+            out += _comment(note)
+        out.append("lists = [")
+        out += ["    " + line.removeprefix("lists = ") + "," for _, line in plan.lists]
+        out.append("]")
+    out += ["", "[options]"]
     plan.options.append(('on_invalid_phone = "drop"', "send the contact without it, warn"))
     out += [f"{line:<30} # {why}" for line, why in plan.options]
     out += ["", "[fields]"]

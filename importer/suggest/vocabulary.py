@@ -193,6 +193,38 @@ RULES = {c.name: c.rules for c in CONCEPTS}
 # whole-header name may match it, never a phrase it contains.
 DATE_WORDS = frozenset(["data", "date", "giorno", "il", "on", "at", "quando", "when", "ora"])
 
+# Header words of identifiers: kept as text whatever their cells look like (KdNr, a customer
+# number in a German CRM, would lose its leading zeros as a number).
+IDENTIFIER_WORDS = frozenset(
+    [
+        "id",
+        "kdnr",
+        "kundennr",
+        "kundennummer",
+        "nr",
+        "no",
+        "num",
+        "numero",
+        "nummer",
+        "number",
+        "code",
+        "codice",
+        "cod",
+        "matricola",
+        "plz",
+        "cap",
+        "zip",
+        "postcode",
+        "postal",
+        "piva",
+        "vat",
+        "ust",
+        "ustid",
+        "iban",
+        "sku",
+        "ref",
+    ]
+)
 YES_WORDS = frozenset(["true", "yes", "y", "1", "x", "si", "oui", "ja", "vero", "ok"])
 NO_WORDS = frozenset(["false", "no", "n", "0", "non", "nein", "falso"])
 
