@@ -1,4 +1,4 @@
-"""The seven scenarios of the benchmark, on one generic runner (`Bench`).
+"""Scenarios 1 to 8 of the benchmark (9 and 10: `knowing`), on one generic runner (`Bench`).
 
 Every figure is a ratio to a baseline measured in the same run on the same machine, so a
 slower or faster machine changes the figures but not, much, the ratios. Correctness is
@@ -47,6 +47,7 @@ class Sizes:
     min_rate_span: float  # ... and must at least have sent for
     notifuse_contacts: int
     naive_seconds: float
+    inspect_csv: int  # the file `importer inspect` profiles (scenario 9)
     timeout: float  # per process: a hung run fails the benchmark instead of hanging it
 
 
@@ -61,6 +62,7 @@ FULL = Sizes(
     min_rate_span=60.0,
     notifuse_contacts=20_000,
     naive_seconds=30.0,
+    inspect_csv=1_000_000,
     timeout=3600.0,
 )
 QUICK = Sizes(  # every scenario in under 3 minutes, for a pull request
@@ -74,6 +76,7 @@ QUICK = Sizes(  # every scenario in under 3 minutes, for a pull request
     min_rate_span=12.0,
     notifuse_contacts=5_000,
     naive_seconds=10.0,
+    inspect_csv=100_000,
     timeout=600.0,
 )
 CONCURRENCIES = (4, 8, 16)

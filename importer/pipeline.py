@@ -81,7 +81,7 @@ def run(settings: RunSettings, context: Context) -> RunResult:
     )
     creds = (
         None
-        if settings.dry_run
+        if settings.dry_run and not settings.predict
         else credentials_from_env(mapping.target, settings.base_url, context.env)
     )
     read = ReadOptions(settings.sheet, settings.header_row, settings.delimiter, settings.encoding)
@@ -108,7 +108,9 @@ def run(settings: RunSettings, context: Context) -> RunResult:
             if settings.fresh:  # only once the lock is ours: never under a running job
                 journal.reset()
             if journal.get("completed"):
-                return job.replay(journal)
+                if not settings.predict:
+                    return job.replay(journal)
+                journal.reset()  # a prediction is made afresh: the account may have changed
             failure: ImporterError | None = None
             try:
                 anyio.run(phase.preflight_only, creds, settings, context.transport)
@@ -141,18 +143,19 @@ class _Job:
     def send(
         self, journal: Journal, creds: Credentials, signals: StopSignals
     ) -> ImporterError | None:
-        """The send phase; what stopped it, if anything did."""
+        """The send phase (or a prediction's look-ups); what stopped it, if anything did."""
+        work = phase.Phase(
+            journal,
+            self.settings,
+            self.mapping,
+            creds,
+            self.context.transport,
+            self.context.progress,
+            self.state,
+            signals.poll,
+        )
         try:
-            anyio.run(
-                phase.send,
-                journal,
-                self.settings,
-                creds,
-                self.context.transport,
-                self.context.progress,
-                self.state,
-                signals.poll,
-            )
+            anyio.run(phase.predict if self.settings.predict else phase.send, work)
         except ImporterError as exc:
             return exc
         except (sqlite3.Error, OSError) as exc:
@@ -252,12 +255,14 @@ class _Job:
             "target": self.mapping.target,
             "base_url": self.creds.base_url if self.creds else None,
             "dry_run": settings.dry_run,
+            "predict": settings.predict,
             "rows": rows,
             "counts": counts,
             "requests": state.stats.requests,
             "retries": state.stats.retries,
             "throttled": state.stats.throttled,
             "requests_saved": state.saved_requests,
+            "lookups": _lookups(state),
             "seconds": round(seconds, 3),
             "rows_per_second": rows / seconds if seconds > 0 else 0.0,
             "notes": state.notes,
@@ -269,7 +274,31 @@ class _Job:
         return RunResult(exit_code, summary, summary_text(summary))
 
 
+def _lookups(state: SendState) -> dict[str, Any] | None:
+    """The look-ups of the summary: how many requests, rows answered, and how (SPEC §8)."""
+    found = state.lookups
+    if found is None:
+        return None
+    return {
+        "method": found.method,
+        "requests": found.requests,
+        "rows": found.rows,
+        "listed": found.listed,
+        "left": found.left,
+    }
+
+
 def _check_modes(settings: RunSettings, mapping: Mapping) -> None:
+    if settings.predict and not settings.dry_run:
+        raise UsageError(
+            "--predict only works with --dry-run: it looks contacts up and never writes.",
+            "Add --dry-run to see what a run would change; run without both to import.",
+        )
+    if settings.create_fields and mapping.target != "minimo":
+        raise UsageError(
+            "--create-fields is for Minimo's custom fields; Notifuse's fields are fixed.",
+            "Drop --create-fields.",
+        )
     if mapping.target == "notifuse" and settings.notifuse_mode == "import":
         if mapping.options.empty == "clear":
             raise UsageError(

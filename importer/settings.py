@@ -57,6 +57,8 @@ class RunSettings:
     rejects: Path | None = None
     summary_json: Path | None = None
     dry_run: bool = False
+    predict: bool = False  # with dry_run: look contacts up, report what a run would change
+    create_fields: bool = False  # Minimo: define the mapped custom fields the account lacks
     rate: float | None = None
     concurrency: int = 8
     batch_size: int = 100

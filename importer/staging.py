@@ -34,6 +34,8 @@ def job_identity(settings: RunSettings, mapping: Mapping, creds: Credentials) ->
         repr((settings.sheet, settings.header_row, settings.delimiter, settings.encoding)),
         repr((settings.notifuse_mode, settings.list_id)),
     ]
+    if settings.predict:  # a prediction's journal is its own: it never marks a run done
+        parts.append("predict")
     for part in parts:
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()

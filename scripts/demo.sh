@@ -17,6 +17,10 @@ done
 [ -n "${URL:-}" ] || { echo "the sandbox did not start:"; cat "$OUT/sandbox.log"; exit 1; }
 echo "sandbox running at $URL"
 
+echo
+echo "== importer inspect: the file, and what a dry run would report (no network) =="
+"$BIN/importer" inspect samples/leads.csv --mapping mappings/minimo-leads.toml
+
 # The sandbox's own demo credentials (not secrets); a real account is configured the same way.
 export MINIMO_API_KEY=mn-sandbox-sandboxkey MINIMO_BASE_URL="$URL"
 export NOTIFUSE_API_KEY=nf-sandbox-key NOTIFUSE_BASE_URL="$URL" NOTIFUSE_WORKSPACE_ID=ws_sandbox
@@ -39,4 +43,23 @@ members = [c['email'] for c in d['notifuse'] if 'newsletter' in c['lists']]
 print('Notifuse list \"newsletter\" (the rows whose Newsletter says Sì; No and blank never join):')
 for email in members:
     print('  ' + email)" "$URL"
+
+echo
+echo "== the next week's file, predicted before it is sent (--dry-run --predict) =="
+# a company renamed, a first name corrected, one new lead
+sed -e 's/Rossi Arredamenti Srl/Rossi Mobili Srl/' -e 's/^Giulia;/Giulietta;/' samples/leads.csv \
+  >"$OUT/leads-next-week.csv"
+printf 'Nadia;Neri;nadia.neri@gmail.com;347 000 1111;Italia;;;Sì;01/04/2026\r\n' \
+  >>"$OUT/leads-next-week.csv"
+"$BIN/importer" run "$OUT/leads-next-week.csv" --mapping mappings/notifuse-leads.toml \
+  --dry-run --predict --quiet --state "$OUT/state" --report "$OUT/next-week.prediction.csv" \
+  || [ $? -eq 1 ]
+"$BIN/python" -c "
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig'), delimiter=';'))
+for r in rows:
+    if r['status'] in ('would_create', 'would_update'):
+        print(f\"  row {r['row']}: {r['email']} {r['status']}\" + (f\" ({r['changes']})\" if r['changes'] else ''))
+print(f\"  ({sum(r['status'] == 'no_change' for r in rows)} rows no_change: sending them would change nothing)\")" \
+  "$OUT/next-week.prediction.csv"
 echo "Reports are in $OUT/ (open them in Excel or LibreOffice)."

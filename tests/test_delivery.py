@@ -72,7 +72,7 @@ def statuses(lines: list[str]) -> list[str]:
 
 
 def assert_every_row_once(lines: list[str], n: int = ROWS) -> None:
-    assert lines[0] == "row,email,phone,status,contact_id,error,warning"
+    assert lines[0] == "row,email,phone,status,contact_id,error,warning,changes"
     assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(2, n + 2))
 
 
@@ -112,7 +112,8 @@ def test_rate_limited_server_gets_every_row(tmp_path: Path, retry_after: str) ->
         assert_stored(sb, "minimo")
         assert_never_concurrent_per_email(sb)
         seen = outcomes(sb)
-    assert seen["ok"] == 1 + ROWS // 4  # the pre-flight look-up and one upsert per batch
+    # the pre-flight look-up, the custom-field definitions, and one upsert per batch
+    assert seen["ok"] == 2 + ROWS // 4
     assert result.summary["throttled"] == seen.get("rate_limited", 0)
 
 
@@ -175,7 +176,7 @@ def test_one_bad_row_in_a_batch_is_isolated(tmp_path: Path) -> None:
         posts = [r for r in sb.requests() if r["method"] == "POST"]
     assert result.exit_code == 1
     assert_every_row_once(lines)
-    assert lines[51] == "52,lead0050@gmail.com,'+393330000050,error,,validation_error,"
+    assert lines[51] == "52,lead0050@gmail.com,'+393330000050,error,,validation_error,,"
     assert statuses(lines).count("upserted") == ROWS - 1
     # 3 batches; the bad one halves down to the bad row: 100→50→25→12→6→3→1, 2 per level
     assert len(posts) == 3 + 2 * 6
@@ -210,7 +211,7 @@ def test_a_batch_over_a_proxys_body_limit_is_split(tmp_path: Path, target: str, 
     assert_every_row_once(report, n)
     assert report[11] == (
         "12,lead0010@gmail.com,'+393330000010,error,,too large for the server "
-        "(HTTP 413: 413 Request Entity Too Large),"
+        "(HTTP 413: 413 Request Entity Too Large),,"
     )
     assert statuses(report).count("error") == 1
     per_contact = target == "notifuse" and mode == "upsert"
@@ -264,9 +265,9 @@ def test_a_server_that_keeps_failing_aborts_with_pending_rows(tmp_path: Path) ->
     assert statuses(lines) == ["pending"] * ROWS
     assert lines[1] == (
         "2,lead0000@gmail.com,'+393330000000,pending,,not delivered yet: "
-        "server error: HTTP 503: 503 Service Unavailable (after 2 attempts),"
+        "server error: HTTP 503: 503 Service Unavailable (after 2 attempts),,"
     )
-    assert lines[201] == "202,lead0200@gmail.com,'+393330000200,pending,,,"
+    assert lines[201] == "202,lead0200@gmail.com,'+393330000200,pending,,,,"
 
 
 def test_minimo_response_lost_after_the_write_keeps_the_looked_up_status(tmp_path: Path) -> None:
@@ -332,9 +333,9 @@ def test_an_error_action_in_a_200_is_a_row_error(tmp_path: Path) -> None:
     context = Context(env=sandbox_env("http://127.0.0.1:9"), transport=httpx.MockTransport(handler))
     assert run(settings, context).exit_code == 1
     assert (tmp_path / "report.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == [
-        "2,lead0000@gmail.com,'+393330000000,created,,,",
-        "3,lead0001@gmail.com,'+393330000001,error,,phone is blocked,",
-        "4,lead0002@gmail.com,'+393330000002,created,,,",
+        "2,lead0000@gmail.com,'+393330000000,created,,,,",
+        "3,lead0001@gmail.com,'+393330000001,error,,phone is blocked,,",
+        "4,lead0002@gmail.com,'+393330000002,created,,,,",
     ]
 
 

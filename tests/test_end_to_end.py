@@ -74,7 +74,7 @@ def test_samples_into_minimo(source: Path, cli: Cli, sandbox: SandboxThread) -> 
     delimiter = ";" if source.suffix == ".csv" else ","  # the CSV sample is written with ;
     header = (cli.cwd / "out.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert header == delimiter.join(
-        ("row", "email", "phone", "status", "contact_id", "error", "warning")
+        ("row", "email", "phone", "status", "contact_id", "error", "warning", "changes")
     )
     assert contacts(sandbox, "minimo") == golden_contacts("leads-minimo.contacts.json")
     assert "12 rows: 9 created, 1 duplicate, 1 skipped, 1 error" in result.stderr
@@ -161,7 +161,7 @@ def test_a_batch_refused_for_one_item_lands_the_others(cli: Cli) -> None:
         stored = {c["email"] for c in contacts(sb, "minimo")}
     assert result.code == 1
     lines = report_lines(cli.cwd / "out.csv")
-    assert lines[3] == "4,luca.verdi@outlook.it,'+393471234567,error,,validation_error,"
+    assert lines[3] == "4,luca.verdi@outlook.it,'+393471234567,error,,validation_error,,"
     assert [line.split(",")[3] for line in lines[1:]] == [
         "duplicate",
         "upserted",
@@ -199,7 +199,7 @@ def test_header_only_file_exits_0(cli: Cli, sandbox: SandboxThread) -> None:
     assert result.code == 0, result.stderr
     assert "note: the file has a header but no data rows" in result.stderr
     assert report_lines(cli.cwd / "empty.report.csv") == [
-        "row,email,phone,status,contact_id,error,warning"
+        "row,email,phone,status,contact_id,error,warning,changes"
     ]
 
 
@@ -228,5 +228,5 @@ def test_an_address_is_sent_as_written_so_an_update_stays_an_update(
     assert [c["email"] for c in contacts(sandbox, api)] == ["a@xn--bcher-kva.de"]
     contact_id = "1" if api == "minimo" else ""
     assert report_lines(cli.cwd / "b.report.csv")[1] == (
-        f"2,a@xn--bcher-kva.de,,updated,{contact_id},,"
+        f"2,a@xn--bcher-kva.de,,updated,{contact_id},,,"
     )

@@ -109,3 +109,28 @@ def test_a_number_written_as_text_is_that_integer(
     text: str, expected: tuple[str | None, ...]
 ) -> None:
     assert normalize_phone(text, "IT")[:2] == expected
+
+
+def test_the_parses_saved_never_change_a_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Digits that start with the region's calling code are read both ways (national, and
+    international that lost its +), but a second parse is skipped when the first already
+    read them so, or when a pattern says the second cannot be valid: on random digits of
+    regions with and without a national prefix, the results are those of both parses."""
+    from importer.normalizing import phones
+
+    rng = random.Random(20261206)
+    cells = []
+    for _ in range(4000):
+        region = rng.choice(["IT", "VA", "CH", "DE", "GB", "FR", "US", "AT", "SM", "BR"])
+        code = str(phonenumbers.country_code_for_region(region))
+        body = "".join(rng.choice("0123456789") for _ in range(rng.randint(5, 13)))
+        cells.append((code + body if rng.random() < 0.7 else body, region))
+    normalize_phone.cache_clear()
+    fast = [normalize_phone(text, region) for text, region in cells]
+    normalize_phone.cache_clear()
+    monkeypatch.setattr(phones, "_took_code", lambda *args: False)
+    monkeypatch.setattr(phones, "_may_be_valid", lambda *args: True)
+    both = [normalize_phone(text, region) for text, region in cells]
+    normalize_phone.cache_clear()
+    assert fast == both
+    assert sum(p.e164 is not None for p in fast) > 500

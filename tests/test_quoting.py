@@ -109,8 +109,8 @@ def test_the_row_with_a_stray_quote_is_reported_and_the_others_are_sent(tmp_path
     )
     assert run(settings, Context(env={})).exit_code == 1
     assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines() == [
-        "row,email,phone,status,contact_id,error,warning",
+        "row,email,phone,status,contact_id,error,warning,changes",
         '2,a@gmail.com,,error,,"text after the closing quote in column Nome (\'""Rossi""Mario\'):'
-        ' quote the whole cell, or double the quotes inside it ("""")",',
-        "3,b@gmail.com,,valid,,,",
+        ' quote the whole cell, or double the quotes inside it ("""")",,',
+        "3,b@gmail.com,,valid,,,,",
     ]

@@ -121,10 +121,21 @@ def test_report_columns_add_the_sources_own(tmp_path: Path, sandbox: SandboxThre
     )
     assert run(settings, Context(env=sandbox_env(sandbox.base_url))).exit_code == 0
     assert rows_of(tmp_path / "report.csv") == [
-        ["row", "email", "phone", "status", "contact_id", "error", "warning", "Name", "Note"],
-        ["2", "a@gmail.com", "", "created", "1", "", "", "Anna", "first"],
-        ["3", "", "", "skipped", "", "", "empty row", "", ""],
-        ["4", "b@gmail.com", "", "created", "2", "", "", "Bruno", "second"],
+        [
+            "row",
+            "email",
+            "phone",
+            "status",
+            "contact_id",
+            "error",
+            "warning",
+            "changes",
+            "Name",
+            "Note",
+        ],
+        ["2", "a@gmail.com", "", "created", "1", "", "", "", "Anna", "first"],
+        ["3", "", "", "skipped", "", "", "empty row", "", "", ""],
+        ["4", "b@gmail.com", "", "created", "2", "", "", "", "Bruno", "second"],
     ]
 
 

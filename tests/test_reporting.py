@@ -18,7 +18,7 @@ from importer.reporting import report, tables
 def rows(n: int) -> list[ReportRow]:
     return [
         ReportRow(i + 2, f"lead{i}@gmail.com", "+393330000000", "error" if i % 2 else "created",
-                  "", "=cmd|' /C calc'!A0" if i % 2 else "", "")
+                  "", "=cmd|' /C calc'!A0" if i % 2 else "", "", "")
         for i in range(n)
     ]  # fmt: skip
 
@@ -36,7 +36,7 @@ def test_xlsx_report_continues_on_a_second_sheet(
     assert [c.value for c in second[1]][:2] == ["row", "email"]
     assert [c.value for c in second[2]][:4] == [5, "lead3@gmail.com", "+393330000000", "error"]
     assert second["F2"].value == "=cmd|' /C calc'!A0" and second["F2"].data_type == "s"
-    assert (second.freeze_panes, second.auto_filter.ref) == ("A2", "A1:G4")
+    assert (second.freeze_panes, second.auto_filter.ref) == ("A2", "A1:H4")
     wb.close()
 
 
@@ -44,12 +44,12 @@ def test_csv_guards_formulas_and_jsonl_is_raw(tmp_path: Path) -> None:
     reporting.write_report(rows(2), tmp_path / "r.csv")
     reporting.write_report(rows(2), tmp_path / "r.jsonl")
     assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()[2] == (
-        "3,lead1@gmail.com,'+393330000000,error,,'=cmd|' /C calc'!A0,"
+        "3,lead1@gmail.com,'+393330000000,error,,'=cmd|' /C calc'!A0,,"
     )
     second = orjson.loads((tmp_path / "r.jsonl").read_bytes().splitlines()[1])
     assert second == {
         "row": 3, "email": "lead1@gmail.com", "phone": "+393330000000", "status": "error",
-        "contact_id": "", "error": "=cmd|' /C calc'!A0", "warning": "",
+        "contact_id": "", "error": "=cmd|' /C calc'!A0", "warning": "", "changes": "",
     }  # fmt: skip
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -83,8 +83,8 @@ def test_a_long_report_written_in_parts_equals_the_one_written_at_once(
     lines = (tmp_path / f"three{suffix}").read_bytes().splitlines()
     assert len(lines) == 11 + (suffix == ".csv")
     if suffix == ".csv":
-        assert lines[0] == b"\xef\xbb\xbfrow,email,phone,status,contact_id,error,warning"
-        assert lines[3] == b"4,'=lead4,,error,,bad row 4,"
+        assert lines[0] == b"\xef\xbb\xbfrow,email,phone,status,contact_id,error,warning,changes"
+        assert lines[3] == b"4,'=lead4,,error,,bad row 4,,"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("one", "three"))) == [
         f"one{suffix}",
         f"three{suffix}",

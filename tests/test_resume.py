@@ -105,7 +105,9 @@ def test_sigint_and_sigterm_write_the_report_and_resume(
     setup(tmp_path, "minimo")
     summary = tmp_path / "summary.json"
     with SandboxThread(SandboxConfig(port=0, latency_ms=15)) as sb:
-        proc = start(tmp_path, sb, "minimo", "--summary-json", str(summary))
+        # small batches: the look-ups that classify come first, then many short POSTs
+        small = ("--batch-size", "2")
+        proc = start(tmp_path, sb, "minimo", "--summary-json", str(summary), *small)
         while sum(r["status"] == 200 for r in sb.requests() if r["method"] == "POST") < 3:
             time.sleep(0.05)
         time.sleep(0.2)  # some rows acknowledged and journaled, most not yet sent
@@ -122,7 +124,7 @@ def test_sigint_and_sigterm_write_the_report_and_resume(
             statuses = [line[3] for line in csv.reader(fh)][1:]
         assert "pending" in statuses and "created" in statuses
         assert json.loads(summary.read_text())["exit_code"] == code
-        again, _, err = finish(start(tmp_path, sb, "minimo"))
+        again, _, err = finish(start(tmp_path, sb, "minimo", *small))
         assert again == 0, err
         assert outcome(tmp_path, sb) == expected
 
@@ -228,7 +230,7 @@ def test_xlsx_report_and_rejects_that_import_again(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     wb = load_workbook(report)
     ws = wb["Report"]
-    assert (ws.freeze_panes, ws.auto_filter.ref) == ("A2", "A1:G31")
+    assert (ws.freeze_panes, ws.auto_filter.ref) == ("A2", "A1:H31")
     assert [c.value for c in ws[1]] == [
         "row",
         "email",
@@ -237,6 +239,7 @@ def test_xlsx_report_and_rejects_that_import_again(tmp_path: Path) -> None:
         "contact_id",
         "error",
         "warning",
+        "changes",
     ]
     assert [c.value for c in ws[5]][:4] == [5, "lead0003@gmail.com", "+393330000003", "error"]
     assert ws["D5"].fill.fgColor.rgb == "00FFC7CE" and ws["D4"].fill.fgColor.rgb != "00FFC7CE"

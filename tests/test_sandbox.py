@@ -81,6 +81,12 @@ def notifuse_contact(nf: httpx.Client, email: str) -> dict[str, Any]:
     return contact
 
 
+def _lists(contact: dict[str, Any]) -> list[str]:
+    """A contact's lists as the API shows them (contact_lists, every one active here)."""
+    assert {m["status"] for m in contact["contact_lists"]} <= {"active"}
+    return [m["list_id"] for m in contact["contact_lists"]]
+
+
 def minimo_view(sb: SandboxThread) -> list[dict[str, Any]]:
     """Minimo contacts without their timestamps, for exact comparisons."""
     return [
@@ -348,10 +354,11 @@ def test_notifuse_upsert_creates_updates_and_null_clears(
         "custom_number_1": 2.5,
         "custom_datetime_1": "2024-05-01T09:00:00+02:00",
         "custom_json_1": [1, {"a": True}],
-        "lists": [],
+        "contact_lists": [],
     }
     assert contact["created_at"].endswith("Z")
-    assert sb.contacts()["notifuse"] == [contact]
+    stored = {k: v for k, v in contact.items() if k != "contact_lists"}
+    assert sb.contacts()["notifuse"] == [{**stored, "lists": []}]
 
 
 @pytest.mark.parametrize(
@@ -422,7 +429,7 @@ def test_notifuse_request_level_errors(sb: SandboxThread, nf: httpx.Client) -> N
     r = nf.get("/api/contacts.getByEmail", params={"workspace_id": "ws_other", "email": "a@x.it"})
     assert (r.status_code, r.json()) == (403, {"error": "workspace not found or access denied"})
     r = nf.get("/api/contacts.getByEmail", params={"workspace_id": WS, "email": "a@x.it"})
-    assert (r.status_code, r.json()) == (404, {"error": "contact not found"})
+    assert (r.status_code, r.json()) == (404, {"error": "Contact not found"})
     assert sb.contacts()["notifuse"] == []
 
 
@@ -472,9 +479,9 @@ def test_notifuse_import_errors_first_dedup_last_wins(sb: SandboxThread, nf: htt
     assert b["first_name"] == "Bea"
     assert b["created_at"] != "2020-01-01T00:00:00Z"  # re-set because it was not sent
     assert d["created_at"] == "2021-06-01T10:00:00Z"
-    assert a["lists"] == b["lists"] == d["lists"] == ["alpha", "news"]
+    assert _lists(a) == _lists(b) == _lists(d) == ["alpha", "news"]
     import_(nf, [{"email": "a@x.it"}], subscribe_to_lists=["beta"])
-    assert notifuse_contact(nf, "a@x.it")["lists"] == ["alpha", "beta", "news"]
+    assert _lists(notifuse_contact(nf, "a@x.it")) == ["alpha", "beta", "news"]
     assert [c["email"] for c in sb.contacts()["notifuse"]] == ["a@x.it", "b@x.it", "d@x.it"]
 
 
@@ -715,7 +722,7 @@ def test_notifuse_lists_subscribe_keeps_membership(sb: SandboxThread, nf: httpx.
     body["contact"] = {"email": "new@x.it"}  # a new contact is created, then subscribed
     assert nf.post("/api/lists.subscribe", json=body).status_code == 200
     found = nf.get("/api/contacts.getByEmail", params={"workspace_id": WS, "email": "a@x.it"})
-    assert (found.json()["contact"]["first_name"], found.json()["contact"]["lists"]) == (
+    assert (found.json()["contact"]["first_name"], _lists(found.json()["contact"])) == (
         "Anna",
         ["news"],
     )
@@ -728,3 +735,66 @@ def test_notifuse_lists_subscribe_keeps_membership(sb: SandboxThread, nf: httpx.
         400,
         {"error": "list_ids must be a non-empty array of strings"},
     )
+
+
+def test_minimo_custom_field_definitions(mn: httpx.Client) -> None:
+    assert mn.get("/public/v1/custom-fields").json() == {"data": []}
+    made = mn.post("/public/v1/custom-fields", json={"key": "company", "displayName": "Company"})
+    assert made.status_code == 201
+    assert made.json()["data"] == {
+        "key": "COMPANY", "displayName": "Company", "type": "text", "category": None,
+    }  # fmt: skip
+    again = mn.post("/public/v1/custom-fields", json={"key": "Company", "type": "number"})
+    assert (again.status_code, again.json()) == (400, {"error": "key already exists"})
+    bad = mn.post("/public/v1/custom-fields", json={"key": "x", "type": "colour"})
+    assert bad.status_code == 400
+    mn.post("/public/v1/custom-fields", json={"key": "score", "type": "number"})
+    assert [(d["key"], d["type"]) for d in mn.get("/public/v1/custom-fields").json()["data"]] == [
+        ("COMPANY", "text"),
+        ("SCORE", "number"),
+    ]
+
+
+def test_minimo_soft_delete_and_restore(mn: httpx.Client, sb: SandboxThread) -> None:
+    mn.post(CONTACTS, json=[{"email": "a@x.it", "phone": "+393331234567"}])
+    assert mn.delete(f"{CONTACTS}/1").json() == {"id": 1, "deleted": True}
+    assert mn.get(f"{CONTACTS}/by-email/a%40x.it").status_code == 404
+    assert mn.delete(f"{CONTACTS}/1").status_code == 404
+    assert mn.delete(f"{CONTACTS}/99").status_code == 404
+    # matched by neither email nor phone: an upsert creates another contact
+    assert mn.post(CONTACTS, json=[{"email": "b@x.it", "phone": "+393331234567"}]).json() == [
+        {"contactId": "2"}
+    ]
+    restored = mn.put(f"{CONTACTS}/1", json={"customFields": {"back": "yes"}})
+    assert restored.json() == {"id": 1, "phone": "+393331234567"}
+    assert mn.get(f"{CONTACTS}/by-email/a%40x.it").json()["data"]["customFields"] == {"back": "yes"}
+    assert "deleted" not in sb.contacts()["minimo"][0]
+
+
+def test_notifuse_listing_count_and_delete(nf: httpx.Client) -> None:
+    import_(nf, [{"email": f"c{i}@x.it"} for i in range(5)], subscribe_to_lists=["news"])
+    assert nf.get("/api/contacts.count", params={"workspace_id": WS}).json() == {
+        "total_contacts": 5
+    }
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"workspace_id": WS, "limit": "2", "with_contact_lists": "true"}
+        if cursor:
+            params["cursor"] = cursor
+        page = nf.get("/api/contacts.list", params=params).json()
+        pages += 1
+        seen += [(c["email"], _lists(c)) for c in page["contacts"]]
+        cursor = page.get("next_cursor")
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == [(f"c{i}@x.it", ["news"]) for i in range(5)]
+    plain = nf.get("/api/contacts.list", params={"workspace_id": WS, "limit": "100"}).json()
+    assert "contact_lists" not in plain["contacts"][0] and "next_cursor" not in plain
+    too_many = nf.get("/api/contacts.list", params={"workspace_id": WS, "limit": "101"})
+    assert too_many.status_code == 400
+    gone = nf.post("/api/contacts.delete", json={"workspace_id": WS, "email": " C1@x.it"})
+    assert gone.json() == {"success": True}
+    missing = nf.post("/api/contacts.delete", json={"workspace_id": WS, "email": "c1@x.it"})
+    assert (missing.status_code, missing.json()) == (404, {"error": "Contact not found"})
+    assert nf.get("/api/contacts.count", params={"workspace_id": WS}).json()["total_contacts"] == 4

@@ -1,12 +1,14 @@
 """The job database: one SQLite file per job, the one store every stage shares (SPEC §1, §6).
 
 `database` opens and locks it; its parts: `changes` (planning's writes), `delivery` (the
-send phase's), `account` (the account's record across jobs), `reports` (rows read back).
+send phase's), `lookups` (what the look-up stage saw), `account` (the account's record
+across jobs), `reports` (rows read back).
 """
 
 from importer.journal.changes import GroupedRow
 from importer.journal.database import Journal, Stager, account_path, journal_path
 from importer.journal.delivery import AttemptLog, Outcome, PendingRow, Recorder
+from importer.journal.lookups import Seen, Wanted
 from importer.journal.reports import ReportRow, read_report
 
 __all__ = [
@@ -17,7 +19,9 @@ __all__ = [
     "PendingRow",
     "Recorder",
     "ReportRow",
+    "Seen",
     "Stager",
+    "Wanted",
     "account_path",
     "journal_path",
     "read_report",

@@ -21,6 +21,8 @@ from importer.journal.account import Account
 from importer.journal.base import add_column, begin, connect
 from importer.journal.changes import Changes
 from importer.journal.delivery import AttemptLog, Delivery
+from importer.journal.lookups import SCHEMA as LOOKUPS_SCHEMA
+from importer.journal.lookups import Lookups
 from importer.journal.reports import Reports
 from importer.normalizing import StagedRecord, cores
 
@@ -40,7 +42,8 @@ CREATE TABLE IF NOT EXISTS rows (
     attempted INTEGER NOT NULL DEFAULT 0,  -- a write of it was sent: its outcome may be unknown
     prior TEXT,                    -- created/updated as known before the first attempt
     dropped INTEGER NOT NULL DEFAULT 0,  -- sent without a value it had (--rejects-warnings)
-    lists TEXT                     -- Notifuse: {"list": consent} (JSON), from the mapping
+    lists TEXT,                    -- Notifuse: {"list": consent} (JSON), from the mapping
+    changes TEXT                   -- what the write changes, where the contact was looked up
 );
 -- no index on status: pages of pending rows are read by row number, and updating one
 -- cost a quarter of each acknowledgement's commit
@@ -66,7 +69,7 @@ _INSERT_STAGED = (
 )
 
 
-class Journal(Changes, Account, Delivery, Reports):
+class Journal(Changes, Account, Delivery, Lookups, Reports):
     """An open, locked job database."""
 
     def __init__(self, path: Path, account: Path | None = None, durable: bool = True) -> None:
@@ -87,8 +90,10 @@ class Journal(Changes, Account, Delivery, Reports):
         self.db = connect(path, durable)
         self.db.execute(f"PRAGMA threads={cores()}")  # planning's sorts use the other cores too
         self.db.executescript(_SCHEMA)
+        self.db.executescript(LOOKUPS_SCHEMA)
         add_column(self.db, "main", "rows", "dropped INTEGER NOT NULL DEFAULT 0")
         add_column(self.db, "main", "rows", "lists TEXT")
+        add_column(self.db, "main", "rows", "changes TEXT")
         self.db.execute("ATTACH DATABASE ? AS account", (str(account or ":memory:"),))
         self.db.execute("PRAGMA account.journal_mode=WAL")
         self.db.execute("PRAGMA account.synchronous=NORMAL")
@@ -122,6 +127,7 @@ class Journal(Changes, Account, Delivery, Reports):
             self.db.execute("DELETE FROM rows")
             self.db.execute("DELETE FROM meta")
             self.db.execute("DELETE FROM acked")
+            self.db.execute("DELETE FROM seen")
         self.attempts.clear()
 
     def add_staged(self, batch: Iterable[StagedRecord]) -> None:

@@ -21,6 +21,7 @@ class ReportRow(NamedTuple):
     contact_id: str
     error: str
     warning: str
+    changes: str  # `field: old → new; ...` where the contact was looked up (SPEC §8)
 
 
 class Reports(Base):
@@ -38,6 +39,32 @@ class Reports(Base):
                 (dry_run, 0, None, warnings),
             )
         )
+
+    def report_counts(self, dry_run: bool) -> dict[str, int]:
+        """Rows per status as the report gives them (duplicates resolved)."""
+        found = self.db.execute(
+            f"SELECT status, COUNT(*) FROM ({_REPORTED}) GROUP BY status", (dry_run, 0, None)
+        )
+        return {str(s): int(n) for s, n in found}
+
+    def reported_errors(self, dry_run: bool) -> Iterator[tuple[int, str]]:
+        """(row, error) of the rows reported `error`, in source order."""
+        return iter(
+            self.db.execute(
+                f"SELECT row, error FROM ({_REPORTED}) WHERE status = 'error' ORDER BY row",
+                (dry_run, 0, None),
+            )
+        )
+
+    def phones_dropped(self) -> tuple[int, int]:
+        """Rows sent without their phone: because it was invalid, and (Minimo) because
+        another row with another email has it (planning's warning)."""
+        invalid, shared = self.db.execute(
+            "SELECT COALESCE(SUM(warnings LIKE '%sent without phone%' "
+            "AND warnings NOT LIKE '%is also on row%'), 0), "
+            "COALESCE(SUM(warnings LIKE '%is also on row%sent without phone%'), 0) FROM rows"
+        ).fetchone()
+        return int(invalid), int(shared)
 
     def report_parts(self, parts: int) -> list[tuple[int, int | None]]:
         """`parts` ranges (after, up to) of row numbers, as many rows each."""
@@ -74,7 +101,8 @@ _REPORTED = (
     "COALESCE(r.contact_id, s.contact_id, '') AS contact_id, "
     "CASE WHEN r.status = 'duplicate' AND s.status = 'error' "
     "THEN 'row ' || r.merged_into || ': ' || s.error ELSE COALESCE(r.error, '') END AS error, "
-    "r.warnings AS warning, r.dropped FROM rows r LEFT JOIN rows s ON s.row = r.merged_into "
+    "r.warnings AS warning, COALESCE(r.changes, '') AS changes, r.dropped "
+    "FROM rows r LEFT JOIN rows s ON s.row = r.merged_into "
     "WHERE r.row > ?2 AND (?3 IS NULL OR r.row <= ?3)"
 )
 
@@ -84,7 +112,7 @@ def _report_rows(
 ) -> Iterator[ReportRow]:
     """Rows in source order, as reported (see _REPORTED)."""
     cursor = db.execute(
-        "SELECT row, email, phone, status, contact_id, error, warning "
+        "SELECT row, email, phone, status, contact_id, error, warning, changes "
         f"FROM ({_REPORTED}) ORDER BY row",
         (dry_run, after, upto),
     )

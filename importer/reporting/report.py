@@ -18,7 +18,7 @@ from importer.mapping import header_key
 from importer.reading import Source
 from importer.reporting.tables import open_table
 
-COLUMNS = ("row", "email", "phone", "status", "contact_id", "error", "warning")
+COLUMNS = ("row", "email", "phone", "status", "contact_id", "error", "warning", "changes")
 PARALLEL_ROWS = 200_000  # longer CSV and JSONL reports are written in parts by worker processes
 _JOINABLE = (".csv", ".jsonl")  # formats whose parts are joined by appending the files
 _STATUS = COLUMNS.index("status")

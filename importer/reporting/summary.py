@@ -16,6 +16,9 @@ STATUSES = (
     "duplicate",
     "skipped",
     "valid",
+    "would_create",
+    "would_update",
+    "no_change",
     "error",
     "pending",
 )
@@ -26,22 +29,47 @@ def counts_text(counts: dict[str, int]) -> str:
 
 
 def summary_text(summary: dict[str, Any]) -> str:
+    if summary.get("predict"):
+        how = f" at {summary['base_url']} (prediction: looked up, nothing sent)"
+    elif summary["dry_run"]:
+        how = " (dry run: nothing sent)"
+    else:
+        how = f" at {summary['base_url']}"
     lines = [
-        f"importer: {summary['source']} → {summary['target']}"
-        + (" (dry run: nothing sent)" if summary["dry_run"] else f" at {summary['base_url']}"),
+        f"importer: {summary['source']} → {summary['target']}{how}",
         f"  {summary['rows']:,} rows: {counts_text(summary['counts']) or 'none'}",
     ]
-    if not summary["dry_run"]:
+    if summary["base_url"]:
         lines.append(
             f"  {summary['requests']:,} requests, {summary['retries']:,} retries, "
             f"{summary['throttled']:,} rate-limited (429)"
         )
+    if summary.get("lookups"):
+        lines.append(f"  {lookups_text(summary['lookups'])}")
     lines.append(f"  {summary['seconds']:.1f} s, {summary['rows_per_second']:,.0f} rows/s")
     lines.extend(f"  note: {note}" for note in summary["notes"])
     lines.append(f"  report: {summary['report']}")
     if summary.get("rejects"):
         lines.append(f"  rejects: {summary['rejects']}")
     return "\n".join(lines)
+
+
+def lookups_text(lookups: dict[str, Any]) -> str:
+    """How the contacts were looked up (SPEC §8: the look-ups made, and which way)."""
+    if lookups["method"] == "listing":
+        text = (
+            f"look-ups: the workspace listed ({lookups['listed']:,} contacts) instead of "
+            f"one look-up per row: {lookups['requests']:,} requests for "
+            f"{lookups['rows']:,} rows"
+        )
+    else:
+        text = (
+            f"look-ups: {lookups['rows']:,} rows looked up one by one "
+            f"({lookups['requests']:,} requests)"
+        )
+    if lookups["left"]:
+        text += f"; {lookups['left']:,} not yet"
+    return text
 
 
 def write_summary(path: Path | None, summary: dict[str, Any]) -> None:

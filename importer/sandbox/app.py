@@ -26,6 +26,10 @@ Extract = Callable[[Call], list[str]]
 MAX_BODY = 64 * 1024 * 1024  # far above any real batch; aiohttp's default (1 MiB) is not
 
 
+def _no_emails(call: Call) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Route:
     api: str  # "minimo" | "notifuse": picks the key, the rate bucket and the 429 wording
@@ -45,6 +49,9 @@ ROUTES = (
         minimo.get_by_email,
     ),
     Route("minimo", "PUT", "/public/v1/contacts/{id}", minimo.emails_in_body, minimo.update_by_id),
+    Route("minimo", "DELETE", "/public/v1/contacts/{id}", _no_emails, minimo.delete_by_id),
+    Route("minimo", "GET", "/public/v1/custom-fields", _no_emails, minimo.list_fields),
+    Route("minimo", "POST", "/public/v1/custom-fields", _no_emails, minimo.create_field),
     Route("notifuse", "POST", "/api/contacts.upsert", notifuse.emails_in_body, notifuse.upsert),
     Route(
         "notifuse",
@@ -61,6 +68,11 @@ ROUTES = (
         notifuse.emails_in_query,
         notifuse.get_by_email,
     ),
+    Route(
+        "notifuse", "GET", "/api/contacts.list", notifuse.emails_in_query, notifuse.list_contacts
+    ),
+    Route("notifuse", "GET", "/api/contacts.count", _no_emails, notifuse.count_contacts),
+    Route("notifuse", "POST", "/api/contacts.delete", notifuse.emails_in_body, notifuse.delete),
 )
 
 _API = {

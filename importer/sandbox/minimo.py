@@ -124,14 +124,19 @@ def get_by_email(call: Call, store: Store, config: SandboxConfig) -> Reply:
     return Reply(200, {"data": contact})
 
 
+def _by_id(call: Call, store: Store) -> Contact | None:
+    raw_id = call.match["id"]
+    return store.minimo_get(int(raw_id)) if raw_id.isdecimal() and raw_id.isascii() else None
+
+
 def update_by_id(call: Call, store: Store, config: SandboxConfig) -> Reply:
-    """PUT /public/v1/contacts/{id}: same checks and merge as upsert, never creates.
+    """PUT /public/v1/contacts/{id}: same checks and merge as upsert, never creates; a
+    soft-deleted contact is restored with the data sent.
 
     Moving a contact onto an email another contact already has is refused as a
     validation_error (undocumented; the alternative would be two contacts per email).
     """
-    raw_id = call.match["id"]
-    contact = store.minimo_get(int(raw_id)) if raw_id.isdecimal() and raw_id.isascii() else None
+    contact = _by_id(call, store)
     if contact is None:
         return Reply(404, {"message": "Contact not found"})
     call.touched.append(contact["email"])
@@ -145,6 +150,49 @@ def update_by_id(call: Call, store: Store, config: SandboxConfig) -> Reply:
         owner = store.minimo_by_email(item["email"].lower())
         if owner is not None and owner["id"] != contact["id"]:
             return _VALIDATION
+    email: str = item["email"].lower() if "email" in item else contact["email"]
+    owner = store.minimo_by_email(email)
+    if contact.get("deleted") and owner is not None and owner["id"] != contact["id"]:
+        return _VALIDATION  # restoring it would give its email two contacts
+    contact.pop("deleted", None)
     _apply_fields(contact, item, now_iso())
     store.minimo_put(contact)
     return Reply(200, {"id": contact["id"], "phone": contact["phone"]})
+
+
+def delete_by_id(call: Call, store: Store, config: SandboxConfig) -> Reply:
+    """DELETE /public/v1/contacts/{id}: a soft delete (look-ups then give 404; a PUT
+    restores it). Unknown or already deleted: 404."""
+    contact = _by_id(call, store)
+    if contact is None or contact.get("deleted"):
+        return Reply(404, {"message": "Contact not found"})
+    call.touched.append(contact["email"])
+    contact["deleted"] = True
+    contact["updatedAt"] = now_iso()
+    store.minimo_put(contact)
+    return Reply(200, {"id": contact["id"], "deleted": True})
+
+
+FIELD_TYPES = ("text", "number", "boolean", "date", "datetime", "select", "json")
+
+
+def list_fields(call: Call, store: Store, config: SandboxConfig) -> Reply:
+    """GET /public/v1/custom-fields: the account's definitions (keys upper-cased)."""
+    return Reply(200, {"data": store.minimo_fields()})
+
+
+def create_field(call: Call, store: Store, config: SandboxConfig) -> Reply:
+    """POST /public/v1/custom-fields {key, displayName?, type?, category?}."""
+    body = call.body
+    if body is BAD_JSON or not isinstance(body, dict):
+        return _INVALID_JSON
+    key, kind = body.get("key"), body.get("type", "text")
+    if not isinstance(key, str) or not key.strip() or kind not in FIELD_TYPES:
+        return _VALIDATION
+    key = key.strip().upper()
+    if any(f["key"] == key for f in store.minimo_fields()):
+        return Reply(400, {"error": "key already exists"})
+    name = body.get("displayName") or body.get("display_name") or key
+    field = {"key": key, "displayName": name, "type": kind, "category": body.get("category")}
+    store.minimo_add_field(field)
+    return Reply(201, {"data": field})

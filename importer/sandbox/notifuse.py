@@ -8,6 +8,7 @@ and `null` clearing a field in `contacts.upsert` but not in `contacts.import`.
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime
 from typing import Any
@@ -148,7 +149,7 @@ def _new_contact(email: str, now: str) -> Contact:
 
 def emails_in_body(call: Call) -> list[str]:
     body = call.body if isinstance(call.body, dict) else {}
-    raws = [body.get("contact")] + (
+    raws = [body, body.get("contact")] + (  # body: contacts.delete names one email
         body["contacts"] if isinstance(body.get("contacts"), list) else []
     )
     found = [normalize_email(r.get("email")) for r in raws if isinstance(r, dict)]
@@ -276,5 +277,66 @@ def get_by_email(call: Call, store: Store, config: SandboxConfig) -> Reply:
         return Reply(400, {"error": "email is required"})
     contact = store.notifuse_get(email)
     if contact is None:
-        return Reply(404, {"error": "contact not found"})
-    return Reply(200, {"contact": contact})
+        return Reply(404, {"error": "Contact not found"})
+    return Reply(200, {"contact": _shown(contact, with_lists=True)})
+
+
+def _shown(contact: Contact, with_lists: bool) -> dict[str, Any]:
+    """A stored contact as the API shows it: list memberships as `contact_lists`."""
+    shown = {k: v for k, v in contact.items() if k != "lists"}
+    if with_lists:
+        shown["contact_lists"] = [
+            {"email": contact["email"], "list_id": name, "status": "active"}
+            for name in contact.get("lists", [])
+        ]
+    return shown
+
+
+def list_contacts(call: Call, store: Store, config: SandboxConfig) -> Reply:
+    """GET /api/contacts.list?workspace_id&limit=1..100&cursor[&email][&with_contact_lists]:
+    pages in a stable order; `next_cursor` (opaque) absent on the last page."""
+    error = _workspace_error(call.query.get("workspace_id"), config)
+    if error is not None:
+        return error
+    raw_limit = call.query.get("limit", "20")
+    if not raw_limit.isdecimal() or not 1 <= int(raw_limit) <= 100:
+        return Reply(400, {"error": "Invalid request: limit must be between 1 and 100"})
+    try:
+        after = base64.urlsafe_b64decode(call.query.get("cursor", "")).decode()
+    except (ValueError, UnicodeDecodeError):
+        return Reply(400, {"error": "Invalid request: invalid cursor"})
+    with_lists = call.query.get("with_contact_lists", "").lower() in ("1", "t", "true")
+    only = normalize_email(call.query.get("email")) if call.query.get("email") else None
+    if only is not None:
+        found = store.notifuse_get(only) if only > after else None
+        page = [found] if found is not None else []
+    else:
+        page = store.notifuse_page(after, int(raw_limit) + 1)
+    answer: dict[str, Any] = {"contacts": [_shown(c, with_lists) for c in page[: int(raw_limit)]]}
+    if len(page) > int(raw_limit):
+        last = page[int(raw_limit) - 1]["email"]
+        answer["next_cursor"] = base64.urlsafe_b64encode(last.encode()).decode()
+    return Reply(200, answer)
+
+
+def count_contacts(call: Call, store: Store, config: SandboxConfig) -> Reply:
+    """GET /api/contacts.count?workspace_id (in the server's source, not its docs)."""
+    error = _workspace_error(call.query.get("workspace_id"), config)
+    if error is not None:
+        return error
+    return Reply(200, {"total_contacts": store.notifuse_count()})
+
+
+def delete(call: Call, store: Store, config: SandboxConfig) -> Reply:
+    """POST /api/contacts.delete {workspace_id, email}."""
+    if call.body is BAD_JSON or not isinstance(call.body, dict):
+        return Reply(400, {"error": "Invalid request body"})
+    error = _workspace_error(call.body.get("workspace_id"), config)
+    if error is not None:
+        return error
+    email = normalize_email(call.body.get("email"))
+    if not email or not is_valid_email(email):
+        return Reply(400, {"error": "invalid email format"})
+    if not store.notifuse_delete(email):
+        return Reply(404, {"error": "Contact not found"})
+    return Reply(200, {"success": True})

@@ -37,6 +37,7 @@ class Store:
         self._minimo_by_phone: dict[str, set[int]] = {}
         self._next_id = 1
         self._notifuse: dict[str, Contact] = {}
+        self._fields: dict[str, dict[str, Any]] = {}  # Minimo custom-field definitions by key
         self._conn: sqlite3.Connection | None = None
         if db is not None:
             self._conn = sqlite3.connect(db)
@@ -53,6 +54,8 @@ class Store:
                 self._index_minimo(contact)
             elif api == "notifuse":
                 self._notifuse[contact["email"]] = contact
+            elif api == "minimo-field":
+                self._fields[contact["key"]] = contact
 
     # --- Minimo -------------------------------------------------------------------------
 
@@ -83,13 +86,23 @@ class Store:
     def minimo_all(self) -> list[Contact]:
         return [copy.deepcopy(self._minimo[i]) for i in sorted(self._minimo)]
 
+    def minimo_fields(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(self._fields[k]) for k in sorted(self._fields)]
+
+    def minimo_add_field(self, field: dict[str, Any]) -> None:
+        self._fields[field["key"]] = copy.deepcopy(field)
+        self._write("minimo-field", field["key"], field)
+
     def _index_minimo(self, contact: Contact) -> None:
+        """A soft-deleted contact keeps its id but is found by neither email nor phone."""
         contact_id: int = contact["id"]
         self._minimo[contact_id] = contact
+        self._next_id = max(self._next_id, contact_id + 1)
+        if contact.get("deleted"):
+            return
         self._minimo_by_email[contact["email"]] = contact_id
         if contact.get("phone"):
             self._minimo_by_phone.setdefault(contact["phone"], set()).add(contact_id)
-        self._next_id = max(self._next_id, contact_id + 1)
 
     def _unindex_minimo(self, contact_id: int) -> None:
         old = self._minimo.pop(contact_id, None)
@@ -117,6 +130,21 @@ class Store:
     def notifuse_all(self) -> list[Contact]:
         return [copy.deepcopy(self._notifuse[e]) for e in sorted(self._notifuse)]
 
+    def notifuse_page(self, after: str, limit: int) -> list[Contact]:
+        """Up to `limit` contacts whose email sorts after `after`, in email order."""
+        emails = sorted(e for e in self._notifuse if e > after)[:limit]
+        return [copy.deepcopy(self._notifuse[e]) for e in emails]
+
+    def notifuse_count(self) -> int:
+        return len(self._notifuse)
+
+    def notifuse_delete(self, email: str) -> bool:
+        if self._notifuse.pop(email, None) is None:
+            return False
+        if self._conn is not None:
+            self._conn.execute("DELETE FROM contacts WHERE api = 'notifuse' AND key = ?", (email,))
+        return True
+
     # --- lifecycle ----------------------------------------------------------------------
 
     def _write(self, api: str, key: str, contact: Contact) -> None:
@@ -137,6 +165,7 @@ class Store:
         self._minimo_by_email.clear()
         self._minimo_by_phone.clear()
         self._notifuse.clear()
+        self._fields.clear()
         self._next_id = 1
         if self._conn is not None:
             self._conn.execute("DELETE FROM contacts")

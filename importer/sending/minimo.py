@@ -1,5 +1,5 @@
-"""Minimo: array-form upserts, a 400 batch split until the bad rows stand alone, and the
-optional look-ups that tell `created` from `updated` (Minimo's upsert does not say)."""
+"""Minimo: array-form upserts, a 400 batch split until the bad rows stand alone, and
+`created` or `updated` from what the look-up stage found (Minimo's upsert does not say)."""
 
 from __future__ import annotations
 
@@ -39,39 +39,19 @@ class MinimoSender:
         self.journal = journal
 
     async def send(self, rows: list[PendingRow]) -> list[Outcome]:
-        try:
-            statuses = await self._classified(rows) if self.classify else {}
-        except RequestFailed as exc:  # a look-up failed: the rows are sent again later
-            return deferred(rows, exc)
-        return await self._upsert(rows, statuses)
+        return await self._upsert(rows, self._classified(rows) if self.classify else {})
 
-    async def _classified(self, rows: list[PendingRow]) -> dict[int, str]:
-        """created/updated per row, from look-ups made before the write (journaled: a row
-        re-sent after a kill keeps the answer its first attempt was made with)."""
+    def _classified(self, rows: list[PendingRow]) -> dict[int, str]:
+        """created/updated per row: as the look-up stage found it before the first attempt
+        (journaled: a row re-sent after a kill keeps it); an email this account already
+        acknowledged needed no look-up. Rows not looked up stay `upserted`."""
         statuses = {r.row: r.prior for r in rows if r.prior}
-        acknowledged = self.journal.known([r.email for r in rows])
-        looked_up: list[tuple[int, str]] = []
-        try:
-            for row in rows:
-                if row.row in statuses:
-                    continue  # looked up before an attempt a killed run made: keep that
-                if row.email in acknowledged:
-                    statuses[row.row] = "updated"
-                    continue
-                status = _status(await self._exists(row.email))
-                statuses[row.row] = status
-                looked_up.append((row.row, status))
-        finally:  # what was found is kept even when a later look-up fails
-            self.journal.remember_prior(looked_up)
+        unknown = [r.email for r in rows if r.row not in statuses]
+        acknowledged = self.journal.known(unknown) if unknown else {}
+        statuses.update(
+            (r.row, "updated") for r in rows if r.row not in statuses and r.email in acknowledged
+        )
         return statuses
-
-    async def _exists(self, email: str) -> bool | None:
-        """True/False from a look-up; None for an answer that says neither (the row is then
-        `upserted`). A look-up that failed for a transient reason raises RequestFailed."""
-        reply = await self.client.call("GET", by_email_path(email))
-        if reply.status == 200:
-            return True
-        return False if reply.status == 404 else None
 
     async def _upsert(self, rows: list[PendingRow], statuses: dict[int, str]) -> list[Outcome]:
         try:
@@ -99,12 +79,6 @@ class MinimoSender:
             first, second = rows[:half], rows[half:]
             return await self._upsert(first, statuses) + await self._upsert(second, statuses)
         return [Outcome(r.row, "error", error=message) for r in rows]
-
-
-def _status(exists: bool | None) -> str:
-    if exists is None:
-        return "upserted"
-    return "updated" if exists else "created"
 
 
 def _contact_id(item: object) -> str | None:

@@ -1,7 +1,12 @@
 """The send phase of a run: the pre-flight request, the journal's bookkeeping around
-delivery (attempts, the account's `known`, --skip-unchanged), and the sender it needs.
+delivery (attempts, the account's `known`, --skip-unchanged), Minimo's custom-field
+definitions, the look-ups that classify rows, and the sender it needs.
 
-    fold attempts → catch up `known` → skip unchanged → unsettle `known` → deliver → `known`
+    fold attempts → catch up `known` → skip unchanged → unsettle `known` → custom fields
+    → look-ups → deliver → `known`
+
+A predictive dry run (`predict`) shares the custom fields and the look-ups, and sends
+nothing: the rows are reported would_create, would_update or no_change.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import httpx
 
 from importer.errors import AbortError
 from importer.journal import Journal
+from importer.lookups import LookupPlan, LookupResult, MinimoReader, NotifuseReader, look_up
+from importer.lookups import fields as custom_fields
+from importer.mapping import Mapping
 from importer.progress import Progress
 from importer.sending import minimo, notifuse
 from importer.sending.client import ApiClient, RequestFailed, RetryPolicy, Stats
@@ -30,6 +38,7 @@ class SendState:
     notes: list[str] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
     saved_requests: int = 0
+    lookups: LookupResult | None = None
 
 
 def sent_how(settings: RunSettings, creds: Credentials) -> str:
@@ -41,38 +50,151 @@ def sent_how(settings: RunSettings, creds: Credentials) -> str:
     return f"notifuse:{settings.notifuse_mode}{lists}"
 
 
-async def send(
-    journal: Journal,
-    settings: RunSettings,
-    creds: Credentials,
-    transport: httpx.AsyncBaseTransport | None,
-    progress: Progress,
-    state: SendState,
-    stopped: Callable[[], int | None],
-) -> None:
+@dataclass(frozen=True)
+class Phase:
+    """What the send phase (or a prediction) is given."""
+
+    journal: Journal
+    settings: RunSettings
+    mapping: Mapping
+    creds: Credentials
+    transport: httpx.AsyncBaseTransport | None
+    progress: Progress
+    state: SendState
+    stopped: Callable[[], int | None]  # the signal received, if any
+
+
+async def send(phase: Phase) -> None:
     """Deliver every pending row; a signal that `stopped` returns stops the workers."""
+    journal, settings, creds, state = phase.journal, phase.settings, phase.creds, phase.state
     how = sent_how(settings, creds)
     journal.fold_attempts()  # what a killed run sent without an answer
     journal.sync_known(how)  # what a killed run acknowledged
     if settings.skip_unchanged:
         _skip_unchanged(journal, settings, creds, how, state)
     journal.unsettle_known(how)
-    counts = journal.counts()
-    budget = ErrorBudget(settings.max_error_rate, counts)
-    budget.check_staging()
-    client = new_client(creds, settings, transport, settings.concurrency)
+    budget = ErrorBudget(settings.max_error_rate, journal.counts())
+    budget.check_staging()  # a wrong mapping stops the run before any request
+    client = new_client(creds, settings, phase.transport, settings.concurrency)
     state.stats = client.stats
     try:
+        await _custom_fields(phase, client, create=settings.create_fields)
         classify = _classify(journal, settings, creds, state)
+        if classify:
+            await _look_up(phase, client, classify=True)
+            if phase.stopped() is not None:
+                return
         sender = _sender(client, settings, creds, classify, journal)
-        progress.start("sending", counts.get("pending", 0))
+        progress = phase.progress
+        progress.start("sending", journal.counts().get("pending", 0))
         gc.freeze()  # what exists now lives all run: collections while sending skip it
-        await deliver(journal, sender, settings.concurrency, progress, budget, stopped, client.gate)
+        await deliver(
+            journal, sender, settings.concurrency, progress, budget, phase.stopped, client.gate
+        )
         progress.close()
     finally:
         gc.unfreeze()
         await client.aclose()
         journal.sync_known(how)
+
+
+# a prediction's would_create row with a phone: Minimo matches by phone when the email is new
+PHONE_MATCH = (
+    "no contact has this email, but Minimo matches a new email by phone: a contact with ",
+    " would be updated instead (phones cannot be looked up)",
+)
+
+
+async def predict(phase: Phase) -> None:
+    """A predictive dry run: read-only requests only, through the same limiter."""
+    client = new_client(phase.creds, phase.settings, phase.transport, phase.settings.concurrency)
+    phase.state.stats = client.stats
+    try:
+        await _custom_fields(phase, client, create=False)
+        await _look_up(phase, client, classify=False)
+    finally:  # stopped or failing, what was looked up is reported; the rest stays pending
+        await client.aclose()
+        phase.journal.predicted(PHONE_MATCH if phase.creds.target == "minimo" else None)
+
+
+async def _custom_fields(phase: Phase, client: ApiClient, create: bool) -> None:
+    """Minimo: the mapped custom fields against the account's definitions (SPEC §8)."""
+    mapping, state = phase.mapping, phase.state
+    if phase.creds.target != "minimo" or not any(
+        f.name.startswith(custom_fields.PREFIX) for f in mapping.fields
+    ):
+        return
+    try:
+        defined = await custom_fields.definitions(client)
+    except RequestFailed as exc:
+        defined = str(exc)
+    if isinstance(defined, str):
+        state.notes.append(f"custom-field definitions could not be read ({defined}): not checked")
+        return
+    checked = custom_fields.check(mapping, defined)
+    refused = custom_fields.refuse_contradicting(phase.journal, checked.typed)
+    if refused:
+        state.notes.append(
+            f"{refused:,} row{'s' if refused > 1 else ''} not sent: a value contradicts its "
+            "custom field's type"
+        )
+    if not checked.missing:
+        return
+    if create:
+        try:
+            state.notes.extend(await custom_fields.create(client, mapping, checked.missing))
+        except RequestFailed as exc:
+            state.notes.append(f"custom fields not created ({exc})")
+    elif phase.settings.create_fields:
+        keys = ", ".join(k.upper() for k in checked.missing)
+        state.notes.append(f"--create-fields would define {keys} (a prediction defines nothing)")
+    else:
+        state.notes.extend(checked.notes)
+
+
+async def _look_up(phase: Phase, client: ApiClient, classify: bool) -> None:
+    """The look-up stage: rows to classify, or (a prediction) every row to send."""
+    creds, settings = phase.creds, phase.settings
+    reader = (
+        MinimoReader(client)
+        if creds.target == "minimo"
+        else NotifuseReader(client, creds.workspace_id)
+    )
+    plan = LookupPlan(
+        phase.journal,
+        reader,
+        creds.target,
+        settings.concurrency,
+        phase.progress,
+        phase.stopped,
+        classify=classify,
+        refusals_are_errors=not classify,
+        every_row_list=settings.list_id,
+    )
+    result = await look_up(plan)
+    phase.state.lookups = result
+    phase.state.notes.extend(result.notes)
+    if result.left and phase.stopped() is None:
+        if classify:
+            phase.state.notes.append(
+                f"{result.left:,} row{'s' if result.left > 1 else ''} could not be looked up "
+                f"({result.cause}): reported upserted"
+            )
+        else:
+            raise LookupsFailed(result.left, result.cause)
+
+
+class LookupsFailed(AbortError):
+    """Look-ups still failing after the stage's last pass, for transient reasons (exit 3):
+    their rows stay `pending`, and the same command asks again."""
+
+    def __init__(self, rows: int, cause: str) -> None:
+        super().__init__(
+            f"{rows:,} row{'s' if rows != 1 else ''} could not be looked up, even when asked "
+            f"again at the end; the last reason: {cause}.",
+            "They are reported `pending`: run the same command again to look them up (what "
+            "was already looked up is not asked again).",
+        )
 
 
 def _skip_unchanged(

@@ -1,0 +1,201 @@
+"""The look-up stage, between planning and sending (SPEC §8): the current state of the
+contacts a run writes, read at most once a job and kept in the job database.
+
+Notifuse can also list a workspace, 100 contacts a request: when its count says that
+costs fewer requests than one look-up per row, the workspace is listed instead. Either
+way every request goes through the run's client (limiter, retries); answers commit as
+they come, so a killed run resumes where it stopped; a signal stops it between requests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
+import orjson
+
+from importer.cells import clean_text
+from importer.journal import Journal, Seen, Wanted
+from importer.lookups.compare import changes
+from importer.lookups.contacts import PAGE_SIZE, Found, ListingFailed, NotifuseReader, Reader
+from importer.progress import Progress
+from importer.sending.client import RequestFailed
+from importer.settings import Target
+
+PAGE = 500  # rows read from the journal at a time
+COMMIT = 50  # answers committed together
+PASSES = 2  # the second one asks again what a transient failure left unknown
+WATCH = 0.05  # seconds between two looks at the signals received
+
+
+@dataclass(frozen=True)
+class LookupPlan:
+    """What to look up and how. `classify`: only emails the account never acknowledged,
+    and the answers classify the rows (created/updated); `refusals_are_errors`: a look-up
+    the server refuses makes its row `error` (a prediction), else it is only not known."""
+
+    journal: Journal
+    reader: Reader
+    target: Target
+    concurrency: int
+    progress: Progress
+    stopped: Callable[[], int | None]
+    classify: bool = False
+    refusals_are_errors: bool = False
+    every_row_list: str | None = None  # --list: every row is subscribed to it
+
+
+@dataclass
+class LookupResult:
+    rows: int = 0  # rows answered, this run
+    requests: int = 0
+    method: str = "per_email"  # or "listing"
+    listed: int = 0  # contacts listed
+    left: int = 0  # rows still not known after every pass
+    cause: str = ""  # the last transient failure
+    notes: list[str] = field(default_factory=list)
+
+
+async def look_up(plan: LookupPlan) -> LookupResult:
+    """Look up every queued row (see Journal.queue_lookups); what is left unknown after
+    PASSES is counted in `left`, with the last cause."""
+    result = LookupResult()
+    journal = plan.journal
+    left = journal.queue_lookups(plan.classify)
+    if left == 0:
+        return result
+    method = journal.get("lookup_method")
+    if method is None:
+        method = await _choose(plan, left, result)
+        journal.set("lookup_method", method)
+    result.method = method
+    plan.progress.start("looking up", left)
+    try:
+        if method == "listing" and journal.get("listing_cursor") != "done":
+            await _list(plan, result)
+        for _ in range(PASSES):
+            if plan.stopped() is not None or journal.lookups_left() == 0:
+                break
+            await _one_by_one(plan, result)
+    finally:
+        plan.progress.close()
+    result.left = journal.lookups_left()
+    return result
+
+
+async def _choose(plan: LookupPlan, left: int, result: LookupResult) -> str:
+    """One look-up per row, or (Notifuse) the workspace listed when that is fewer requests."""
+    if not isinstance(plan.reader, NotifuseReader):
+        return "per_email"
+    try:
+        total = await plan.reader.count()
+    except RequestFailed:
+        total = None
+    result.requests += 1
+    if total is None:
+        result.notes.append("the workspace's contacts could not be counted: looked up one by one")
+        return "per_email"
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return "listing" if pages < left else "per_email"
+
+
+def _answer(plan: LookupPlan, wanted: Wanted, found: Found) -> Seen:
+    if found.found is None:
+        return Seen(wanted.row, None, refused=found.refused)
+    if not found.found or found.contact is None:
+        return Seen(wanted.row, False)
+    lists = [name for name, yes in orjson.loads(wanted.lists or "{}").items() if yes]
+    if plan.every_row_list and plan.every_row_list not in lists:
+        lists.append(plan.every_row_list)
+    what = changes(plan.target, orjson.loads(wanted.payload), lists, found.contact)
+    return Seen(wanted.row, True, found.contact_id, orjson.dumps(found.contact), "; ".join(what))
+
+
+def _record(plan: LookupPlan, answers: list[Seen], result: LookupResult) -> None:
+    plan.journal.record_seen(answers, plan.classify, plan.refusals_are_errors)
+    result.rows += len(answers)
+    plan.progress.advance(len(answers))
+
+
+async def _list(plan: LookupPlan, result: LookupResult) -> None:
+    """Page through the workspace; each page's contacts answer the rows with their emails.
+    The cursor is kept: a killed run goes on from the last page it recorded. A failure
+    leaves the rest to the look-ups one by one."""
+    assert isinstance(plan.reader, NotifuseReader)
+    journal = plan.journal
+    cursor = journal.get("listing_cursor")
+    while plan.stopped() is None:
+        try:
+            contacts, following = await plan.reader.page(cursor)
+        except (RequestFailed, ListingFailed) as exc:
+            result.notes.append(
+                f"listing the workspace failed ({exc}): the rest looked up one by one"
+            )
+            journal.set("lookup_method", "per_email")
+            return
+        result.requests += 1
+        result.listed += len(contacts)
+        by_email = {clean_text(c["email"]).lower(): c for c in contacts}
+        wanted = journal.wanted(list(by_email)) if by_email else []
+        _record(
+            plan, [_answer(plan, w, Found(True, None, by_email[w.email])) for w in wanted], result
+        )
+        journal.set("listing_cursor", following or "done")
+        if following is None:
+            journal.none_found_left(plan.classify)
+            return
+        cursor = following
+
+
+async def _one_by_one(plan: LookupPlan, result: LookupResult) -> None:
+    """One pass over the rows still unknown, `concurrency` look-ups at a time."""
+    journal = plan.journal
+    send, receive = anyio.create_memory_object_stream[Wanted](plan.concurrency * 2)
+    answers: list[Seen] = []
+
+    def flush() -> None:
+        done = [a for a in answers if a.found is not None or a.refused is not None]
+        answers.clear()
+        if done:
+            _record(plan, done, result)
+
+    async def produce() -> None:
+        async with send:
+            for page in journal.to_look_up(PAGE):
+                for wanted in page:
+                    await send.send(wanted)
+
+    async def work(rows: anyio.abc.ObjectReceiveStream[Wanted]) -> None:
+        async with rows:
+            async for wanted in rows:
+                try:
+                    found = await plan.reader.one(wanted.email)
+                except RequestFailed as exc:
+                    result.requests += 1
+                    result.cause = exc.cause
+                    continue
+                result.requests += 1
+                answers.append(_answer(plan, wanted, found))
+                if len(answers) >= COMMIT:
+                    flush()
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        while plan.stopped() is None:
+            await anyio.sleep(WATCH)
+        scope.cancel()
+
+    try:
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(watch, outer.cancel_scope)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(produce)
+                for _ in range(max(1, plan.concurrency)):
+                    tg.start_soon(work, receive.clone())
+                receive.close()
+            outer.cancel_scope.cancel()  # done: stop watching
+    finally:
+        with anyio.CancelScope(shield=True):
+            flush()  # what was answered is kept, however the pass ended
