@@ -172,7 +172,8 @@ async def _look_up(phase: Phase, client: ApiClient, classify: bool) -> None:
         every_row_list=settings.list_id,
     )
     result = await look_up(plan)
-    phase.state.lookups = result
+    if result.requests or not classify:  # a prediction always says what it looked up
+        phase.state.lookups = result
     phase.state.notes.extend(result.notes)
     if result.left and phase.stopped() is None:
         if classify:
