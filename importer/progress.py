@@ -16,9 +16,15 @@ class Progress(Protocol):
 
     def close(self) -> None: ...
 
+    def say(self, text: str) -> None:
+        """A line for the person watching, before a long step (what it costs)."""
+
 
 class NullProgress:
     def start(self, phase: str, total: int | None) -> None:
+        pass
+
+    def say(self, text: str) -> None:
         pass
 
     def advance(self, n: int) -> None:
@@ -58,7 +64,7 @@ class PlainProgress:
         if self.total:
             of = f"/{self.total:,}"
             if rate > 0 and self.done < self.total:
-                eta = f", about {_duration((self.total - self.done) / rate)} left"
+                eta = f", about {duration((self.total - self.done) / rate)} left"
         self.stream.write(
             f"importer: {self.phase}: {self.done:,}{of} rows, {rate:,.0f} rows/s{eta}\n"
         )
@@ -69,8 +75,12 @@ class PlainProgress:
             self._line(self._clock())
         self.phase = ""
 
+    def say(self, text: str) -> None:
+        self.stream.write(f"importer: {text}\n")
+        self.stream.flush()
 
-def _duration(seconds: float) -> str:
+
+def duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
@@ -93,6 +103,9 @@ class TqdmProgress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+    def say(self, text: str) -> None:
+        tqdm.write(f"importer: {text}", file=self.stream)
 
 
 def for_stream(stream: TextIO, quiet: bool) -> Progress:

@@ -35,7 +35,7 @@ MINIMO_FIELDS = (
 )
 SPEC_KEYS = (
     "column, default, first_of, format, on_invalid, optional, region_column, region_values, "
-    "type, value, values"
+    "type, update, value, values"
 )
 
 
@@ -115,7 +115,7 @@ def test_document_errors(toml: str, message: str) -> None:
         (
             'colour = "red"',
             "m.toml: unknown option(s) colour. Valid options: decimal, default_region, empty, "
-            "on_invalid_phone, phone_type, timezone.",
+            "on_invalid_phone, phone_match, phone_type, snapshot, timezone.",
         ),
         (
             'default_region = "XX"',

@@ -78,7 +78,9 @@ phone = { column = "Cellulare", region_column = "Paese" }
 "customFields.country" = "Paese"
 "customFields.company" = "Azienda"
 "customFields.spesaTotale" = "Spesa totale"
-"marketingConsent.email" = "Newsletter"
+# update = "protect_opt_out": a yes is never sent to a contact who said no since (an old file must
+# not opt anyone back in); a no is always sent.
+"marketingConsent.email" = { column = "Newsletter", update = "protect_opt_out" }
 "customFields.iscrittoIl" = "Iscritto il"
 """
 
@@ -105,9 +107,11 @@ phone = { column = "Cellulare", region_column = "Paese" }
 "customFields.country" = "Paese"
 "customFields.company" = "Azienda"
 "customFields.spesaTotale" = { column = "Spesa totale", type = "number" }
-"marketingConsent.email" = { column = "Newsletter", values = { "Sì" = true, "No" = false } }
+# update = "protect_opt_out": a yes is never sent to a contact who said no since (an old file must
+# not opt anyone back in); a no is always sent.
+"marketingConsent.email" = { column = "Newsletter", values = { "Sì" = true, "No" = false }, update = "protect_opt_out" }
 "customFields.iscrittoIl" = { column = "Iscritto il", type = "datetime", format = "%d/%m/%Y" }
-"""
+"""  # noqa: E501 (a mapping line as suggest writes it)
 
 
 ENGLISH_MINIMO = """\
@@ -136,7 +140,9 @@ phone = { first_of = ["Mobile", "Phone"], region_column = "Country" }
 "customFields.country" = "Country"
 "customFields.language" = "Language"
 "customFields.timezone" = "Time Zone"
-"marketingConsent.email" = "Email Opt-In"
+# update = "protect_opt_out": a yes is never sent to a contact who said no since (an old file must
+# not opt anyone back in); a no is always sent.
+"marketingConsent.email" = { column = "Email Opt-In", update = "protect_opt_out" }
 "customFields.createdAt" = "Created At"
 "customFields.notes" = "Notes"
 """
@@ -148,7 +154,9 @@ ITALIAN_NOTIFUSE = """\
 target = "notifuse"
 # Rows whose 'Newsletter' is yes join the Notifuse list "newsletter"; no or blank never do. Put
 # your list's id here.
-lists = { column = "Newsletter", list = "newsletter" }
+# update = "protect_opt_out": a contact who left the list (unsubscribed, bounced, complained) is
+# never subscribed again by an import.
+lists = { column = "Newsletter", list = "newsletter", update = "protect_opt_out" }
 
 [options]
 # default_region = "IT"        # for phones written without +country
@@ -177,7 +185,9 @@ ITALIAN_NOTIFUSE_SAMPLED = """\
 target = "notifuse"
 # Rows whose 'Newsletter' is yes join the Notifuse list "newsletter"; no or blank never do. Put
 # your list's id here.
-lists = { column = "Newsletter", list = "newsletter", values = { "Sì" = true, "No" = false } }
+# update = "protect_opt_out": a contact who left the list (unsubscribed, bounced, complained) is
+# never subscribed again by an import.
+lists = { column = "Newsletter", list = "newsletter", values = { "Sì" = true, "No" = false }, update = "protect_opt_out" }
 
 [options]
 default_region = "IT"          # 'Paese' is IT in 3 of 5 sample rows
@@ -201,7 +211,7 @@ country = { column = "Paese", type = "country" }
 # custom_string_1 = "Azienda"
 # custom_number_1 = "Spesa totale"
 # custom_datetime_1 = { column = "Iscritto il", format = "%d/%m/%Y" }
-"""
+"""  # noqa: E501 (a mapping line as suggest writes it)
 
 
 ENGLISH_NOTIFUSE = """\
@@ -210,7 +220,9 @@ ENGLISH_NOTIFUSE = """\
 target = "notifuse"
 # Rows whose 'Email Opt-In' is yes join the Notifuse list "email-opt-in"; no or blank never do.
 # Put your list's id here.
-lists = { column = "Email Opt-In", list = "email-opt-in" }
+# update = "protect_opt_out": a contact who left the list (unsubscribed, bounced, complained) is
+# never subscribed again by an import.
+lists = { column = "Email Opt-In", list = "email-opt-in", update = "protect_opt_out" }
 
 [options]
 # default_region = "IT"        # for phones written without +country
@@ -639,8 +651,8 @@ def test_suggest_for_file(tmp_path: Path) -> None:
     assert "; 1 data row sampled." in one
     assert "# unmatched: 'Note'" in one
     assert (
-        '\nlists = { column = "Newsletter", list = "newsletter", values = { "Sì" = true } }\n'
-        in one
+        '\nlists = { column = "Newsletter", list = "newsletter", values = { "Sì" = true }, '
+        'update = "protect_opt_out" }\n' in one
     )
 
 
@@ -666,7 +678,8 @@ def test_suggest_for_xlsx_with_a_title_row(tmp_path: Path) -> None:
     assert '\ntimezone = "Europe/Rome" ' in text
     assert text.endswith('# custom_datetime_1 = "Signup"\n# custom_number_1 = "Orders"\n')
     assert (
-        '\nlists = { column = "Consenso", list = "consenso", values = { "no" = false } }\n' in text
+        '\nlists = { column = "Consenso", list = "consenso", values = { "no" = false }, '
+        'update = "protect_opt_out" }\n' in text
     )
     checked(text, headers, "notifuse")
     minimo = checked(

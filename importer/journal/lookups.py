@@ -39,21 +39,32 @@ class Seen(NamedTuple):
     row: int
     found: bool | None
     contact_id: str | None = None
-    contact: bytes | None = None  # the contact's values (JSON)
+    contact: bytes | None = None  # the contact's values of what the row writes (JSON)
     changes: str = ""
     refused: str | None = None
+    payload: bytes | None = None  # what the row now sends, when update rules changed it
+    lists: str | None = None  # ... and its lists (Notifuse), when `lists_changed`
+    lists_changed: bool = False
+    warning: str | None = None  # the values the rules held back
+    phone_gone: bool = False  # its phone was one of them
 
 
 class Lookups(Base):
-    def queue_lookups(self, unknown_only: bool) -> int:
-        """Queue the pending rows not looked up yet (`unknown_only`: those whose email the
-        account never acknowledged: classification needs no look-up for the others);
-        returns how many are left to look up."""
-        known = "AND email NOT IN (SELECT email FROM account.known)" if unknown_only else ""
+    def queue_lookups(self, unknown: bool, every: bool, phones: bool) -> int:
+        """Queue the pending rows not looked up yet: every one, or those whose email the
+        account never acknowledged (`unknown`: classification needs no look-up for the
+        others), or those with a phone; returns how many are left to look up."""
+        which = ["true"] if every else []
+        if unknown:
+            which.append("email NOT IN (SELECT email FROM account.known)")
+        if phones:
+            which.append("phone IS NOT NULL")
+        if not which:
+            return 0
         with self._transaction():
             self.db.execute(
                 "INSERT OR IGNORE INTO seen (row, email) SELECT row, email FROM rows "
-                f"WHERE status = 'pending' {known} ORDER BY row"
+                f"WHERE status = 'pending' AND ({' OR '.join(which)}) ORDER BY row"
             )
         return self.lookups_left()
 
@@ -107,13 +118,18 @@ class Lookups(Base):
                 "UPDATE seen SET found = -1 WHERE row = ?", [(a.row,) for a in refused]
             )
             self.db.executemany(
-                "UPDATE rows SET changes = ?, prior = CASE WHEN ? THEN ? ELSE prior END "
-                "WHERE row = ?",
+                "UPDATE rows SET changes = ?1, prior = CASE WHEN ?2 THEN ?3 ELSE prior END, "
+                "payload = COALESCE(?4, payload), lists = CASE WHEN ?5 THEN ?6 ELSE lists END, "
+                f"phone = CASE WHEN ?7 THEN NULL ELSE phone END, warnings = {with_warning('?8')} "
+                "WHERE row = ?9",
                 [
-                    (a.changes or None, prior, "updated" if a.found else "created", a.row)
+                    (
+                        a.changes or None, prior, "updated" if a.found else "created",
+                        a.payload, a.lists_changed, a.lists, a.phone_gone, a.warning, a.row,
+                    )
                     for a in done
                 ],
-            )
+            )  # fmt: skip
             if refused_is_error:
                 self.db.executemany(
                     "UPDATE rows SET status = 'error', error = ? WHERE row = ?",
@@ -160,6 +176,20 @@ class Lookups(Base):
                 "AND status = 'pending'",
                 errors,
             )
+
+    def held_back(self) -> dict[str, int]:
+        """Values update rules held back, per rule (named in the rows' warnings)."""
+        found = {}
+        for rule in ("if_empty", "on_create", "protect_opt_out"):
+            mark = f"(update = {rule})"
+            count = self.db.execute(
+                "SELECT COALESCE(SUM((LENGTH(warnings) - LENGTH(REPLACE(warnings, ?1, ''))) "
+                "/ LENGTH(?1)), 0) FROM rows WHERE warnings LIKE '%' || ?1 || '%'",
+                (mark,),
+            ).fetchone()[0]
+            if count:
+                found[rule] = int(count)
+        return found
 
     def seen_counts(self) -> dict[str, int]:
         """Rows looked up: found, not found, not yet known."""

@@ -33,15 +33,15 @@ def changes(
 ) -> list[str]:
     """`field: old → new` for each value of `payload` (and each list in `lists`) that the
     contact does not already have."""
-    have = dict(_fields(target, contact, folded=True))
+    have = dict(fields_of(target, contact, folded=True))
     found = []
-    for name, new in _fields(target, payload, folded=False):
+    for name, new in fields_of(target, payload, folded=False):
         if name == "email":
             continue
         old = have.get(name.casefold())
         if not same(old, new):
             found.append(f"{name}: {shown(old)} → {shown(new)}")
-    member = _memberships(contact)
+    member = memberships(contact)
     for name in lists:
         status = member.get(name)
         if status not in SUBSCRIBED:
@@ -49,7 +49,7 @@ def changes(
     return found
 
 
-def _fields(target: Target, values: dict[str, Any], folded: bool) -> Iterator[tuple[str, Any]]:
+def fields_of(target: Target, values: dict[str, Any], folded: bool) -> Iterator[tuple[str, Any]]:
     """(name, value) of a contact or payload as the mapping names fields: Minimo's nested
     objects as `customFields.KEY` and `marketingConsent.channel`; `folded`: names
     case-folded (a contact's, compared ignoring case)."""
@@ -64,7 +64,34 @@ def _fields(target: Target, values: dict[str, Any], folded: bool) -> Iterator[tu
             yield (name.casefold() if folded else name), item
 
 
-def _memberships(contact: dict[str, Any]) -> dict[str, str]:
+def snapshot(
+    target: Target, contact: dict[str, Any], payload: dict[str, Any], lists: list[str]
+) -> dict[str, Any]:
+    """The contact's values of what the row writes (and its id, email and creation date),
+    as they were before the write: what `changes` and undo read. A field it had no value
+    for is absent. Kept per row looked up: a few hundred bytes, not the whole contact."""
+    keep = {name.casefold() for name, _ in fields_of(target, payload, folded=False)}
+    kept: dict[str, Any] = {
+        k: contact[k] for k in ("id", "email", "created_at") if contact.get(k) is not None
+    }
+    for key, value in contact.items():
+        if target == "minimo" and key in ("customFields", "marketingConsent"):
+            inner = {k: v for k, v in (value or {}).items() if f"{key}.{k}".casefold() in keep}
+            if inner:
+                kept[key] = inner
+        elif key.casefold() in keep and not is_empty(value):
+            kept[key] = value
+    wanted = set(lists)
+    members = [
+        m for m in contact.get("contact_lists") or [] if isinstance(m, dict)
+        and m.get("list_id") in wanted
+    ]  # fmt: skip
+    if members:
+        kept["contact_lists"] = members
+    return kept
+
+
+def memberships(contact: dict[str, Any]) -> dict[str, str]:
     found = contact.get("contact_lists") or []
     return {
         str(m.get("list_id")): str(m.get("status") or "active")
@@ -75,8 +102,8 @@ def _memberships(contact: dict[str, Any]) -> dict[str, str]:
 
 def same(old: Any, new: Any) -> bool:
     """The contact's value `old` equals the value `new` the row sends, as the API keeps it."""
-    if _empty(old) or _empty(new):
-        return _empty(old) and _empty(new)
+    if is_empty(old) or is_empty(new):
+        return is_empty(old) and is_empty(new)
     if old == new and type(old) is type(new):
         return True
     if isinstance(old, bool) or isinstance(new, bool):
@@ -97,7 +124,7 @@ def same(old: Any, new: Any) -> bool:
 def shown(value: Any) -> str:
     """A value as `changes` writes it: text as it is, `(empty)` for none, JSON compact;
     at most QUOTE_LIMIT characters."""
-    if _empty(value):
+    if is_empty(value):
         return EMPTY
     if isinstance(value, bool):
         text = "true" if value else "false"
@@ -110,7 +137,7 @@ def shown(value: Any) -> str:
     return text if len(text) <= QUOTE_LIMIT else text[:QUOTE_LIMIT] + "…"
 
 
-def _empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
     return value is None or value == "" or value == {} or value == []
 
 

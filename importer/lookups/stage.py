@@ -19,8 +19,10 @@ import orjson
 
 from importer.cells import clean_text
 from importer.journal import Journal, Seen, Wanted
-from importer.lookups.compare import changes
+from importer.lookups.compare import changes, snapshot
 from importer.lookups.contacts import PAGE_SIZE, Found, ListingFailed, NotifuseReader, Reader
+from importer.lookups.rules import NO_RULES, Rules, apply
+from importer.normalizing import encode_lists
 from importer.progress import Progress
 from importer.sending.client import RequestFailed
 from importer.settings import Target
@@ -32,10 +34,26 @@ WATCH = 0.05  # seconds between two looks at the signals received
 
 
 @dataclass(frozen=True)
+class Queue:
+    """Which pending rows are looked up: those whose email the account never acknowledged
+    (classification), every one (update rules, snapshot, a prediction), those with a phone
+    (the phone guard). Any of them."""
+
+    unknown: bool = False
+    every: bool = False
+    phones: bool = False
+
+    def __bool__(self) -> bool:
+        return self.unknown or self.every or self.phones
+
+
+@dataclass(frozen=True)
 class LookupPlan:
-    """What to look up and how. `classify`: only emails the account never acknowledged,
-    and the answers classify the rows (created/updated); `refusals_are_errors`: a look-up
-    the server refuses makes its row `error` (a prediction), else it is only not known."""
+    """What to look up and how. `live`: the answers also classify the rows for the sender
+    (created/updated); `refusals_are_errors`: a look-up the server refuses makes its row
+    `error` (a prediction), else it is only not known; `rules`: what a row sends to a
+    contact that exists (SPEC §9); `keep_created_at`: Notifuse import mode re-sets a
+    re-imported contact's creation date unless it is sent, so it is sent as it was."""
 
     journal: Journal
     reader: Reader
@@ -43,9 +61,13 @@ class LookupPlan:
     concurrency: int
     progress: Progress
     stopped: Callable[[], int | None]
-    classify: bool = False
+    queue: Queue = Queue(every=True)
+    live: bool = False
     refusals_are_errors: bool = False
     every_row_list: str | None = None  # --list: every row is subscribed to it
+    rules: Rules = NO_RULES
+    keep_created_at: bool = False
+    announce: Callable[[int], None] | None = None  # told how many look-ups, before them
 
 
 @dataclass
@@ -64,9 +86,12 @@ async def look_up(plan: LookupPlan) -> LookupResult:
     PASSES is counted in `left`, with the last cause."""
     result = LookupResult()
     journal = plan.journal
-    left = journal.queue_lookups(plan.classify)
+    q = plan.queue
+    left = journal.queue_lookups(q.unknown, q.every, q.phones)
     if left == 0:
         return result
+    if plan.announce is not None:
+        plan.announce(left)
     method = journal.get("lookup_method")
     if method is None:
         method = await _choose(plan, left, result)
@@ -103,19 +128,39 @@ async def _choose(plan: LookupPlan, left: int, result: LookupResult) -> str:
 
 
 def _answer(plan: LookupPlan, wanted: Wanted, found: Found) -> Seen:
+    """What a look-up tells of a row: the update rules applied to what it sends, what that
+    changes, and the contact's values (those the row writes) as they were before."""
     if found.found is None:
         return Seen(wanted.row, None, refused=found.refused)
     if not found.found or found.contact is None:
-        return Seen(wanted.row, False)
-    lists = [name for name, yes in orjson.loads(wanted.lists or "{}").items() if yes]
+        return Seen(wanted.row, False)  # a new contact: the rules hold nothing back
+    contact = found.contact
+    payload = orjson.loads(wanted.payload)
+    consents: dict[str, bool] | None = orjson.loads(wanted.lists) if wanted.lists else None
+    ruled = apply(plan.target, plan.rules, payload, consents, contact)
+    sent = ruled.payload
+    if plan.keep_created_at and "created_at" not in sent and contact.get("created_at"):
+        sent = {**sent, "created_at": contact["created_at"]}
+    lists = [name for name, yes in (ruled.lists or {}).items() if yes]
     if plan.every_row_list and plan.every_row_list not in lists:
         lists.append(plan.every_row_list)
-    what = changes(plan.target, orjson.loads(wanted.payload), lists, found.contact)
-    return Seen(wanted.row, True, found.contact_id, orjson.dumps(found.contact), "; ".join(what))
+    what = changes(plan.target, sent, lists, contact)
+    return Seen(
+        wanted.row,
+        True,
+        found.contact_id,
+        orjson.dumps(snapshot(plan.target, contact, payload, [*(consents or {}), *lists])),
+        "; ".join(what),
+        payload=None if sent == payload else orjson.dumps(sent, option=orjson.OPT_SORT_KEYS),
+        lists=encode_lists(ruled.lists),
+        lists_changed=ruled.lists != consents,
+        warning="; ".join(ruled.held) or None,
+        phone_gone="phone" in payload and "phone" not in sent,
+    )
 
 
 def _record(plan: LookupPlan, answers: list[Seen], result: LookupResult) -> None:
-    plan.journal.record_seen(answers, plan.classify, plan.refusals_are_errors)
+    plan.journal.record_seen(answers, plan.live, plan.refusals_are_errors)
     result.rows += len(answers)
     plan.progress.advance(len(answers))
 
@@ -145,7 +190,7 @@ async def _list(plan: LookupPlan, result: LookupResult) -> None:
         )
         journal.set("listing_cursor", following or "done")
         if following is None:
-            journal.none_found_left(plan.classify)
+            journal.none_found_left(plan.live)
             return
         cursor = following
 

@@ -15,6 +15,7 @@ from importer.mapping.model import (
     FieldType,
     Mapping,
     Options,
+    UpdateRule,
     header_key,
     target_fields,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "FieldType",
     "Mapping",
     "Options",
+    "UpdateRule",
     "bind",
     "header_key",
     "load_mapping",

@@ -11,6 +11,9 @@ from typing import Any, Literal
 from importer.settings import Target
 
 FieldType = Literal["string", "number", "bool", "datetime", "json", "country"]
+# when a field's value is sent to a contact that exists (SPEC §9)
+UpdateRule = Literal["always", "if_empty", "on_create", "protect_opt_out"]
+UPDATE_RULES: tuple[UpdateRule, ...] = ("always", "if_empty", "on_create", "protect_opt_out")
 FIELD_TYPES: tuple[FieldType, ...] = ("string", "number", "bool", "datetime", "json", "country")
 # types that send text: they fit a field the API takes as a string
 TEXT_TYPES = ("string", "country")
@@ -56,6 +59,7 @@ SPEC_KEYS = frozenset(
         "optional",
         "region_column",
         "region_values",
+        "update",
     ]
 )
 SPACES = re.compile(r"[\s\u00a0\ufeff\u200b]+")
@@ -74,6 +78,10 @@ class Options:
     decimal: Literal[",", "."] | None = None
     timezone: str = "UTC"
     phone_type: Literal["any", "mobile"] = "any"  # "mobile": only numbers WhatsApp can reach
+    # Minimo: "protect": a new email's phone is set after the contact is created, so that
+    # Minimo's match by phone never takes over another contact (SPEC §9)
+    phone_match: Literal["allow", "protect"] = "allow"
+    snapshot: bool = False  # every row looked up first: what undo needs to restore it
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,7 @@ class FieldSpec:
     optional: bool = False
     region_columns: tuple[str, ...] = ()
     region_values: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    update: UpdateRule = "always"
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class ListRule:
     columns: tuple[str, ...]
     list_id: str
     values: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    update: UpdateRule = "always"
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,13 @@ from importer.mapping.model import (
     FIELD_TYPES,
     SPEC_KEYS,
     TEXT_TYPES,
+    UPDATE_RULES,
     FieldSpec,
     FieldType,
     ListRule,
     Mapping,
     Options,
+    UpdateRule,
     header_key,
     implied_type,
     target_fields,
@@ -74,6 +76,10 @@ def parse_mapping(
             f"{where}: no `email` field. Both APIs identify a contact by email.",
             'Add e.g. email = "Email" under [fields].',
         )
+    if options.phone_match == "protect" and target != "minimo":
+        raise MappingError(
+            f'{where}: phone_match = "protect" is for Minimo (Notifuse never matches by phone).',
+        )
     if options.empty == "clear" and target == "minimo":
         raise MappingError(
             f'{where}: empty = "clear" is only for Notifuse (Minimo cannot clear a field).',
@@ -94,10 +100,10 @@ def _parse_lists(raw: Any, target: Target, where: str) -> tuple[ListRule, ...]:
     entries = raw if isinstance(raw, list) else [raw]
     rules = []
     for entry in entries:
-        if not isinstance(entry, dict) or set(entry) - {"column", "list", "values"}:
+        if not isinstance(entry, dict) or set(entry) - {"column", "list", "values", "update"}:
             raise MappingError(
                 f"{where}: each of `lists` is a table with `column`, `list` and optionally "
-                "`values`.",
+                "`values` and `update`.",
                 'e.g. lists = { column = "Newsletter", list = "newsletter" }',
             )
         list_id = entry.get("list")
@@ -115,6 +121,7 @@ def _parse_lists(raw: Any, target: Target, where: str) -> tuple[ListRule, ...]:
                 _columns(entry["column"], f"{where}: the column of list {list_id!r}"),
                 list_id.strip(),
                 MappingProxyType({header_key(str(k)): v for k, v in values.items()}),
+                _update(entry, f"{where}: list {list_id!r}", "bool"),
             )
         )
     return tuple(rules)
@@ -137,7 +144,10 @@ def _flatten(table: dict[str, Any]) -> list[tuple[str, Any]]:
 def _parse_options(raw: Any, where: str) -> Options:
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: [options] must be a table.")
-    known = {"default_region", "on_invalid_phone", "empty", "decimal", "timezone", "phone_type"}
+    known = {
+        "default_region", "on_invalid_phone", "empty", "decimal", "timezone", "phone_type",
+        "phone_match", "snapshot",
+    }  # fmt: skip
     unknown = set(raw) - known
     if unknown:
         raise MappingError(
@@ -158,6 +168,8 @@ def _parse_options(raw: Any, where: str) -> Options:
         "empty": ("omit", "clear"),
         "decimal": (",", "."),
         "phone_type": ("any", "mobile"),
+        "phone_match": ("allow", "protect"),
+        "snapshot": (True, False),
     }
     for key, allowed in choices.items():
         if key in raw and raw[key] not in allowed:
@@ -180,6 +192,8 @@ def _parse_options(raw: Any, where: str) -> Options:
         decimal=raw.get("decimal"),
         timezone=str(tz),
         phone_type=raw.get("phone_type", "any"),
+        phone_match=raw.get("phone_match", "allow"),
+        snapshot=raw.get("snapshot", False),
     )
 
 
@@ -250,6 +264,9 @@ def _parse_field(name: str, raw: Any, target: Target, where: str) -> FieldSpec:
         )
     if on_invalid is None and ftype == "country":  # an unknown country is left out, warned
         on_invalid = "drop"
+    update = _update(raw, what, ftype)
+    if name == "email" and update != "always":
+        raise MappingError(f"{what}: the email identifies the contact; it has no update rule.")
     source = raw.get("column", raw.get("first_of"))
     return FieldSpec(
         name=name,
@@ -266,4 +283,21 @@ def _parse_field(name: str, raw: Any, target: Target, where: str) -> FieldSpec:
         region_values=MappingProxyType(
             {country_key(str(k)): str(v).upper() for k, v in region_values.items()}
         ),
+        update=update,
     )
+
+
+def _update(raw: dict[str, Any], what: str, ftype: str) -> UpdateRule:
+    """`update` (SPEC §9): when a value is sent to a contact that exists."""
+    rule = raw.get("update", "always")
+    if rule not in UPDATE_RULES:
+        raise MappingError(
+            f"{what}: update = {rule!r} is not valid.",
+            f"Use one of {', '.join(repr(r) for r in UPDATE_RULES)}.",
+        )
+    if rule == "protect_opt_out" and ftype != "bool":
+        raise MappingError(
+            f'{what}: update = "protect_opt_out" is for consent (bool) fields.',
+            'Use "if_empty" or "on_create" to keep a value an existing contact has.',
+        )
+    return cast(UpdateRule, rule)

@@ -73,6 +73,13 @@ ROUTES = (
     ),
     Route("notifuse", "GET", "/api/contacts.count", _no_emails, notifuse.count_contacts),
     Route("notifuse", "POST", "/api/contacts.delete", notifuse.emails_in_body, notifuse.delete),
+    Route(
+        "notifuse",
+        "POST",
+        "/api/contactLists.updateStatus",
+        notifuse.emails_in_body,
+        notifuse.update_list_status,
+    ),
 )
 
 _API = {

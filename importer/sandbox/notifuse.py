@@ -235,7 +235,7 @@ def import_contacts(call: Call, store: Store, config: SandboxConfig) -> Reply:
                 contact[key] = value
         contact["created_at"] = fields.get("created_at") or now
         contact["updated_at"] = fields.get("updated_at") or now
-        contact["lists"] = sorted(set(contact.get("lists", [])) | set(lists))
+        _subscribe(contact, lists)
         store.notifuse_put(contact)
         operations.append({"email": email, "action": action})
     return Reply(200, {"operations": operations})
@@ -261,7 +261,7 @@ def subscribe(call: Call, store: Store, config: SandboxConfig) -> Reply:
     for key, value in fields.items():
         if value is not None:
             contact[key] = value
-    contact["lists"] = sorted(set(contact.get("lists", [])) | set(lists))
+    _subscribe(contact, lists)
     contact["updated_at"] = now
     store.notifuse_put(contact)
     return Reply(200, {"success": True})
@@ -281,15 +281,62 @@ def get_by_email(call: Call, store: Store, config: SandboxConfig) -> Reply:
     return Reply(200, {"contact": _shown(contact, with_lists=True)})
 
 
+def _subscribe(contact: Contact, lists: list[str]) -> None:
+    """Active memberships in `lists` (an ended one is made active again, as the server does
+    for an explicit subscription)."""
+    contact["lists"] = sorted(set(contact.get("lists", [])) | set(lists))
+    ended = contact.get("ended_lists") or {}
+    for name in lists:
+        ended.pop(name, None)
+    if ended:
+        contact["ended_lists"] = ended
+    else:
+        contact.pop("ended_lists", None)
+
+
 def _shown(contact: Contact, with_lists: bool) -> dict[str, Any]:
-    """A stored contact as the API shows it: list memberships as `contact_lists`."""
-    shown = {k: v for k, v in contact.items() if k != "lists"}
+    """A stored contact as the API shows it: list memberships as `contact_lists`
+    (`lists` holds the active ones, `ended_lists` the others with their status)."""
+    shown = {k: v for k, v in contact.items() if k not in ("lists", "ended_lists")}
     if with_lists:
+        statuses = {name: "active" for name in contact.get("lists", [])}
+        statuses.update(contact.get("ended_lists") or {})
         shown["contact_lists"] = [
-            {"email": contact["email"], "list_id": name, "status": "active"}
-            for name in contact.get("lists", [])
+            {"email": contact["email"], "list_id": name, "status": statuses[name]}
+            for name in sorted(statuses)
         ]
     return shown
+
+
+LIST_STATUSES = ("active", "pending", "unsubscribed", "bounced", "complained")
+
+
+def update_list_status(call: Call, store: Store, config: SandboxConfig) -> Reply:
+    """POST /api/contactLists.updateStatus {workspace_id, email, list_id, status}."""
+    body = call.body
+    if body is BAD_JSON or not isinstance(body, dict):
+        return Reply(400, {"error": "Invalid request body"})
+    error = _workspace_error(body.get("workspace_id"), config)
+    if error is not None:
+        return error
+    email = normalize_email(body.get("email"))
+    list_id, status = body.get("list_id"), body.get("status")
+    if not isinstance(list_id, str) or not list_id or status not in LIST_STATUSES:
+        return Reply(400, {"error": "list_id and a valid status are required"})
+    contact = store.notifuse_get(email or "")
+    member = contact is not None and (
+        list_id in contact.get("lists", []) or list_id in (contact.get("ended_lists") or {})
+    )
+    if contact is None or not member:
+        return Reply(404, {"error": "contact list not found"})
+    if status in ("active", "pending"):
+        _subscribe(contact, [list_id])
+    else:
+        contact["lists"] = [n for n in contact.get("lists", []) if n != list_id]
+        contact["ended_lists"] = {**(contact.get("ended_lists") or {}), list_id: status}
+    contact["updated_at"] = now_iso()
+    store.notifuse_put(contact)
+    return Reply(200, {"success": True})
 
 
 def list_contacts(call: Call, store: Store, config: SandboxConfig) -> Reply:

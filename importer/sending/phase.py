@@ -21,8 +21,10 @@ from importer.errors import AbortError
 from importer.journal import Journal
 from importer.lookups import LookupPlan, LookupResult, MinimoReader, NotifuseReader, look_up
 from importer.lookups import fields as custom_fields
+from importer.lookups.rules import Rules
+from importer.lookups.stage import Queue
 from importer.mapping import Mapping
-from importer.progress import Progress
+from importer.progress import Progress, duration
 from importer.sending import minimo, notifuse
 from importer.sending.client import ApiClient, RequestFailed, RetryPolicy, Stats
 from importer.sending.engine import ErrorBudget, Sender, deliver
@@ -80,11 +82,17 @@ async def send(phase: Phase) -> None:
     try:
         await _custom_fields(phase, client, create=settings.create_fields)
         classify = _classify(journal, settings, creds, state)
-        if classify:
-            await _look_up(phase, client, classify=True)
+        options = phase.mapping.options
+        queue = Queue(
+            unknown=classify,
+            every=bool(Rules.of(phase.mapping)) or options.snapshot,
+            phones=creds.target == "minimo" and options.phone_match == "protect",
+        )
+        if queue:
+            await _look_up(phase, client, queue, live=True)
             if phase.stopped() is not None:
                 return
-        sender = _sender(client, settings, creds, classify, journal)
+        sender = _sender(client, settings, phase.mapping, creds, classify, journal)
         progress = phase.progress
         progress.start("sending", journal.counts().get("pending", 0))
         gc.freeze()  # what exists now lives all run: collections while sending skip it
@@ -92,6 +100,7 @@ async def send(phase: Phase) -> None:
             journal, sender, settings.concurrency, progress, budget, phase.stopped, client.gate
         )
         progress.close()
+        _held_back(phase)
     finally:
         gc.unfreeze()
         await client.aclose()
@@ -111,17 +120,22 @@ async def predict(phase: Phase) -> None:
     phase.state.stats = client.stats
     try:
         await _custom_fields(phase, client, create=False)
-        await _look_up(phase, client, classify=False)
+        await _look_up(phase, client, Queue(every=True), live=False)
     finally:  # stopped or failing, what was looked up is reported; the rest stays pending
         await client.aclose()
-        phase.journal.predicted(PHONE_MATCH if phase.creds.target == "minimo" else None)
+        guarded = phase.mapping.options.phone_match == "protect"
+        minimo = phase.creds.target == "minimo"
+        phase.journal.predicted(PHONE_MATCH if minimo and not guarded else None)
+        _held_back(phase)
 
 
 async def _custom_fields(phase: Phase, client: ApiClient, create: bool) -> None:
     """Minimo: the mapped custom fields against the account's definitions (SPEC §8)."""
     mapping, state = phase.mapping, phase.state
-    if phase.creds.target != "minimo" or not any(
-        f.name.startswith(custom_fields.PREFIX) for f in mapping.fields
+    if (
+        phase.creds.target != "minimo"
+        or not any(f.name.startswith(custom_fields.PREFIX) for f in mapping.fields)
+        or not phase.journal.counts().get("pending")
     ):
         return
     try:
@@ -152,9 +166,10 @@ async def _custom_fields(phase: Phase, client: ApiClient, create: bool) -> None:
         state.notes.extend(checked.notes)
 
 
-async def _look_up(phase: Phase, client: ApiClient, classify: bool) -> None:
-    """The look-up stage: rows to classify, or (a prediction) every row to send."""
-    creds, settings = phase.creds, phase.settings
+async def _look_up(phase: Phase, client: ApiClient, queue: Queue, live: bool) -> None:
+    """The look-up stage: in a live run the rows to classify, those whose update rules or
+    phone guard need their contact, or every row (snapshot); in a prediction every row."""
+    creds, settings, mapping = phase.creds, phase.settings, phase.mapping
     reader = (
         MinimoReader(client)
         if creds.target == "minimo"
@@ -167,22 +182,64 @@ async def _look_up(phase: Phase, client: ApiClient, classify: bool) -> None:
         settings.concurrency,
         phase.progress,
         phase.stopped,
-        classify=classify,
-        refusals_are_errors=not classify,
+        queue=queue,
+        live=live,
+        refusals_are_errors=not live,
         every_row_list=settings.list_id,
+        rules=Rules.of(mapping),
+        keep_created_at=creds.target == "notifuse" and settings.notifuse_mode == "import",
+        announce=_announcer(phase) if live and (queue.every or queue.phones) else None,
     )
     result = await look_up(plan)
-    if result.requests or not classify:  # a prediction always says what it looked up
+    if result.requests or not live:  # a prediction always says what it looked up
         phase.state.lookups = result
     phase.state.notes.extend(result.notes)
     if result.left and phase.stopped() is None:
-        if classify:
+        if live:
             phase.state.notes.append(
                 f"{result.left:,} row{'s' if result.left > 1 else ''} could not be looked up "
-                f"({result.cause}): reported upserted"
+                f"({result.cause}): sent as if their contact were unknown"
             )
         else:
             raise LookupsFailed(result.left, result.cause)
+
+
+def _announcer(phase: Phase) -> Callable[[int], None]:
+    """Before the look-ups that update rules, the phone guard or a snapshot need: how many,
+    and about how long at the current rate (SPEC §9)."""
+    options, rate = phase.mapping.options, phase.settings.rate
+    why = [
+        name
+        for name, used in (
+            ("update rules", bool(Rules.of(phase.mapping))),
+            ('phone_match = "protect"', options.phone_match == "protect"),
+            ("snapshot = true", options.snapshot),
+        )
+        if used
+    ]
+
+    def announce(count: int) -> None:
+        if rate:
+            when = f"about {duration(count / rate)} at --rate {rate:g}/s"
+        else:
+            when = f"the API's rate limit decides how long: {duration(count / 10)} at 10/s"
+        text = f"{' and '.join(why)}: {count:,} contacts to look up before sending ({when})"
+        phase.progress.say(text)
+        phase.state.notes.append(text)
+
+    return announce
+
+
+def _held_back(phase: Phase) -> None:
+    """The summary counts the values update rules held back (each named in its row)."""
+    held = phase.journal.held_back()
+    if held:
+        total = sum(held.values())
+        parts = ", ".join(f"{n:,} {rule}" for rule, n in held.items())
+        phase.state.notes.append(
+            f"update rules held back {total:,} value{'s' if total > 1 else ''} ({parts}): "
+            "each is named in its row's warning"
+        )
 
 
 class LookupsFailed(AbortError):
@@ -246,10 +303,16 @@ def new_client(
 
 
 def _sender(
-    client: ApiClient, settings: RunSettings, creds: Credentials, classify: bool, journal: Journal
+    client: ApiClient,
+    settings: RunSettings,
+    mapping: Mapping,
+    creds: Credentials,
+    classify: bool,
+    journal: Journal,
 ) -> Sender:
     if creds.target == "minimo":
-        return minimo.MinimoSender(client, settings.batch_size, classify, journal)
+        guard = mapping.options.phone_match == "protect"
+        return minimo.MinimoSender(client, settings.batch_size, classify, journal, guard)
     return notifuse.NotifuseSender(
         client,
         creds.workspace_id,

@@ -21,7 +21,7 @@ from importer.suggest.infer import (
     looks_italian,
     yes_no_values,
 )
-from importer.suggest.plan import CONSENTS, Column, Plan
+from importer.suggest.plan import CONSENTS, OPT_OUT_NOTE, Column, Plan
 from importer.suggest.render import (
     Value,
     email_line,
@@ -131,9 +131,11 @@ def _suggest(
             table = yes_no_values(column.cells) if concept.name in CONSENTS else None
             if table:
                 extra["values"] = table
-            plan.fields.append(
-                (column.index, column.notes, field_line(name, column.header, **extra))
-            )
+            notes = column.notes
+            if concept.name in CONSENTS:
+                extra["update"] = "protect_opt_out"
+                notes = [*notes, OPT_OUT_NOTE]
+            plan.fields.append((column.index, notes, field_line(name, column.header, **extra)))
 
     kinds = {c.index: _kind(c) for c in plan.custom}
     _decimal(plan, plan.custom, kinds)

@@ -9,6 +9,10 @@ from importer.reading import Cell
 from importer.suggest.vocabulary import Concept
 
 CONSENTS = ("consent", "whatsapp_consent")
+OPT_OUT_NOTE = (
+    'update = "protect_opt_out": a yes is never sent to a contact who said no since (an old '
+    "file must not opt anyone back in); a no is always sent."
+)
 
 
 @dataclass

@@ -139,6 +139,11 @@ def list_line(column: Column) -> tuple[list[str], str]:
     table = yes_no_values(column.cells)
     if table:
         parts.append(f"values = {_value(table)}")
+    parts.append('update = "protect_opt_out"')
+    notes.append(
+        'update = "protect_opt_out": a contact who left the list (unsubscribed, bounced, '
+        "complained) is never subscribed again by an import."
+    )
     return notes, f"lists = {{ {', '.join(parts)} }}"
 
 
