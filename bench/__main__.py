@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import knowing
+from bench import knowing, protecting
 from bench.data import CACHE
 from bench.report import document, revision, targets_table
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench, prepare
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = os.getloadavg()[0]
     started = time.monotonic()
-    scenarios = {**SCENARIOS, 9: knowing.inspect, 10: knowing.lookups}
+    scenarios = {**SCENARIOS, 9: knowing.inspect, 10: knowing.lookups, 11: protecting.undo_journal}
     for number, scenario in scenarios.items():
         if ns.only and number not in ns.only:
             continue

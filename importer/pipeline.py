@@ -196,9 +196,11 @@ class _Job:
         counts = self._write_outputs(journal, False)
         info = orjson.loads(journal.get("completed") or "{}")
         when = str(info.get("at", "")).replace("T", " ")[:16]
+        undone = str(orjson.loads(journal.get("undone") or "{}").get("at", "")).replace("T", " ")
+        then = f", and was undone on {undone[:16]} UTC" if undone else ""
         note = (
             f"nothing sent: this job already completed on {when} UTC "
-            f"({counts_text(counts) or 'no rows'}); "
+            f"({counts_text(counts) or 'no rows'}){then}; "
             "run with --fresh to import the file again"
         )
         self.state.notes.append(note)

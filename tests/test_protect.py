@@ -130,16 +130,26 @@ def test_rules_keep_what_existing_contacts_have_and_never_opt_anyone_back_in(
 def test_a_prediction_with_rules_is_no_change_when_only_held_back_values_differ(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
-    minimo_seed(sandbox, [{"email": "a@x.it", "customFields": {"company": "ACME"}}])
-    rows = [["a@x.it", "Other", "", "", ""], ["a2@x.it", "", "", "x", ""]]
+    minimo_seed(sandbox, [
+        {"email": "a@x.it", "customFields": {"company": "ACME"}},
+        {"email": "s@x.it", "customFields": {"company": "Same"},
+         "marketingConsent": {"email": True}},
+    ])  # fmt: skip
+    rows = [["a@x.it", "Other", "", "", ""], ["a2@x.it", "", "", "x", ""],
+            ["s@x.it", "Same", "", "", "yes"]]  # fmt: skip
     source = write(tmp_path / "l.csv", HEADER, rows)
     result = go(tmp_path, sandbox, source, RULES, dry_run=True, predict=True)
     assert [(line[3], line[6], line[7]) for line in report(tmp_path)] == [
         ("no_change", "customFields.company: kept 'ACME', not sent 'Other' (update = if_empty)",
          ""),
         ("would_create", "", ""),
+        ("no_change", "", ""),  # a value equal to the contact's is not held back: it is the same
     ]  # fmt: skip
-    assert result.summary["counts"] == {"no_change": 1, "would_create": 1}
+    assert result.summary["counts"] == {"no_change": 2, "would_create": 1}
+    assert (
+        "update rules held back 1 value (1 if_empty): each is named in its row's warning"
+        in result.summary["notes"]
+    )
 
 
 def test_rules_apply_to_the_contact_merged_from_duplicates(

@@ -90,6 +90,34 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _cmd_undo(ns: argparse.Namespace) -> int:
+    from importer.undo import UndoSettings, summary_text, undo
+
+    settings = UndoSettings(
+        source=ns.source,
+        mapping=ns.mapping,
+        target=cast(Target | None, ns.target),
+        sheet=ns.sheet,
+        header_row=ns.header_row,
+        delimiter=_delimiter(ns.delimiter),
+        encoding=ns.encoding,
+        notifuse_mode=ns.notifuse_mode,
+        list_id=ns.list_id,
+        base_url=ns.base_url,
+        state_dir=ns.state,
+        report=ns.report,
+        summary_json=ns.summary_json,
+        rate=ns.rate,
+        concurrency=ns.concurrency,
+        timeout=ns.timeout,
+        max_attempts=ns.max_attempts,
+    )
+    code, summary = undo(settings, os.environ)
+    if not ns.quiet or code:
+        print(summary_text(summary), file=sys.stderr)
+    return code
+
+
 def _cmd_check(ns: argparse.Namespace) -> int:
     from importer.pipeline import preflight
 
@@ -207,6 +235,7 @@ COMMANDS = {
     "check": _cmd_check,
     "mapping": _cmd_mapping,
     "inspect": _cmd_inspect,
+    "undo": _cmd_undo,
     "state": _cmd_state,
     "sandbox": _cmd_sandbox,
 }

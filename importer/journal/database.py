@@ -24,6 +24,8 @@ from importer.journal.delivery import AttemptLog, Delivery
 from importer.journal.lookups import SCHEMA as LOOKUPS_SCHEMA
 from importer.journal.lookups import Lookups
 from importer.journal.reports import Reports
+from importer.journal.undoing import SCHEMA as UNDO_SCHEMA
+from importer.journal.undoing import Undoing
 from importer.normalizing import StagedRecord, cores
 
 _SCHEMA = """
@@ -69,7 +71,7 @@ _INSERT_STAGED = (
 )
 
 
-class Journal(Changes, Account, Delivery, Lookups, Reports):
+class Journal(Changes, Account, Delivery, Lookups, Reports, Undoing):
     """An open, locked job database."""
 
     def __init__(self, path: Path, account: Path | None = None, durable: bool = True) -> None:
@@ -91,6 +93,7 @@ class Journal(Changes, Account, Delivery, Lookups, Reports):
         self.db.execute(f"PRAGMA threads={cores()}")  # planning's sorts use the other cores too
         self.db.executescript(_SCHEMA)
         self.db.executescript(LOOKUPS_SCHEMA)
+        self.db.executescript(UNDO_SCHEMA)
         add_column(self.db, "main", "rows", "dropped INTEGER NOT NULL DEFAULT 0")
         add_column(self.db, "main", "rows", "lists TEXT")
         add_column(self.db, "main", "rows", "changes TEXT")
@@ -128,6 +131,7 @@ class Journal(Changes, Account, Delivery, Lookups, Reports):
             self.db.execute("DELETE FROM meta")
             self.db.execute("DELETE FROM acked")
             self.db.execute("DELETE FROM seen")
+            self.db.execute("DELETE FROM undone")
         self.attempts.clear()
 
     def add_staged(self, batch: Iterable[StagedRecord]) -> None:

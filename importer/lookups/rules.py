@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from importer.cells import quoted
-from importer.lookups.compare import EMPTY, fields_of, is_empty, memberships, shown
+from importer.lookups.compare import (
+    EMPTY,
+    SUBSCRIBED,
+    fields_of,
+    is_empty,
+    memberships,
+    same,
+    shown,
+)
 from importer.mapping import Mapping, UpdateRule
 from importer.settings import Target
 
@@ -71,7 +79,7 @@ def apply(
         if rule is None:
             continue
         old = have.get(name.casefold())
-        if _holds(rule, old, new):
+        if not same(old, new) and _holds(rule, old, new):  # an equal value changes nothing
             _remove(kept, name)
             held.append(f"{name}: kept {_said(old)}, not sent {_said(new)} (update = {rule})")
     if lists:
@@ -80,7 +88,7 @@ def apply(
         for name, yes in lists.items():
             rule = rules.lists.get(name)
             status = member.get(name)
-            if yes and rule is not None and _holds_list(rule, status):
+            if yes and rule is not None and status not in SUBSCRIBED and _holds_list(rule, status):
                 del kept_lists[name]
                 held.append(
                     f"list {name}: kept {status or EMPTY}, not subscribed (update = {rule})"

@@ -223,7 +223,8 @@ def _announcer(phase: Phase) -> Callable[[int], None]:
             when = f"about {duration(count / rate)} at --rate {rate:g}/s"
         else:
             when = f"the API's rate limit decides how long: {duration(count / 10)} at 10/s"
-        text = f"{' and '.join(why)}: {count:,} contacts to look up before sending ({when})"
+        named = ", ".join(why[:-1]) + " and " + why[-1] if len(why) > 1 else why[0]
+        text = f"{named}: {count:,} contacts to look up before sending ({when})"
         phase.progress.say(text)
         phase.state.notes.append(text)
 

@@ -1,0 +1,270 @@
+"""Undoing one row, per API (SPEC §9): the contact is looked up first, and only a contact
+whose values of the fields the run wrote are still what it wrote is touched; then a
+contact the run created is deleted, one it updated gets back the values captured before.
+
+Minimo cannot remove a field (custom fields are merged): a field the contact did not have
+before stays, named in the row's warning. Notifuse clears a field with `null`, but has no
+way to remove a list membership: one the contact did not have before stays, named too."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+from importer.journal import Undone, Written
+from importer.lookups.compare import contact_of, fields_of, is_empty, memberships, same, shown
+from importer.lookups.rules import ENDED
+from importer.sending.client import ApiClient, Reply, error_text, json_object
+from importer.sending.minimo import CONTACTS, by_email_path
+from importer.settings import Target
+
+NOTHING_CAPTURED = (
+    "nothing was captured before the write (the run did not look this contact up: "
+    "[options] snapshot = true captures every row)"
+)
+NOT_KNOWN = (
+    "the run did not know whether it created or updated this contact (reported upserted): "
+    "nothing to undo it with (--classify, update rules or snapshot = true look contacts up)"
+)
+
+
+class Undoer(Protocol):
+    async def undo(self, row: Written) -> Undone:
+        """Undo one row; a transient failure raises RequestFailed (tried again later)."""
+
+
+def not_undone(row: Written, why: str) -> Undone:
+    return Undone(row.row, "not_undone", error=why)
+
+
+def _first_check(row: Written) -> Undone | None:
+    """What is decided before any request."""
+    if row.status == "upserted":
+        return not_undone(row, NOT_KNOWN)
+    if row.status == "updated" and row.before is None:
+        return not_undone(row, NOTHING_CAPTURED)
+    return None
+
+
+def changed_since(target: Target, written: dict[str, Any], current: dict[str, Any]) -> str:
+    """The fields the run wrote whose value the contact no longer has, as `field is now X
+    (the run wrote Y)`; empty when none."""
+    now = dict(fields_of(target, current, folded=True))
+    found = [
+        f"{name} is now {shown(now.get(name.casefold()))} (the run wrote {shown(value)})"
+        for name, value in fields_of(target, written, folded=False)
+        if name not in ("email", "created_at") and not same(now.get(name.casefold()), value)
+    ]
+    return "; ".join(found)
+
+
+class MinimoUndo:
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    async def undo(self, row: Written) -> Undone:
+        early = _first_check(row)
+        if early is not None:
+            return early
+        written = orjson.loads(row.payload)
+        reply = await self.client.call("GET", by_email_path(row.email))
+        current = contact_of("minimo", reply.body) if reply.status == 200 else None
+        refused = _gone_or_other(row, reply, current)
+        if refused is not None:
+            return refused
+        assert current is not None
+        if _done_before("minimo", row, current):
+            return Undone(row.row, "restored", warning=AGAIN)
+        since = changed_since("minimo", written, current)
+        if since:
+            return not_undone(row, f"changed since the run: {since}")
+        if row.status == "created":
+            return self._answer(
+                row, await self.client.call("DELETE", f"{CONTACTS}/{current['id']}")
+            )
+        assert row.before is not None
+        body, back, stays = _minimo_restore(written, orjson.loads(row.before))
+        if body:
+            reply = await self.client.call(
+                "PUT", f"{CONTACTS}/{current['id']}", content=orjson.dumps(body)
+            )
+            if reply.status != 200:
+                return not_undone(row, error_text(reply.status, reply.body, reply.text))
+        warning = None
+        if stays:
+            warning = (
+                f"{', '.join(stays)}: not there before the run, stays as it wrote it (Minimo "
+                "cannot remove a field)"
+            )
+        return Undone(row.row, "restored", None, warning, "; ".join(back) or None)
+
+    def _answer(self, row: Written, reply: Reply) -> Undone:
+        if reply.status in (200, 204):
+            return Undone(row.row, "deleted")
+        if reply.status == 404:
+            return not_undone(row, "the contact no longer exists")
+        return not_undone(row, error_text(reply.status, reply.body, reply.text))
+
+
+AGAIN = "already as before the run (restored by an earlier attempt of this undo?)"
+
+
+def _done_before(target: Target, row: Written, current: dict[str, Any]) -> bool:
+    """An updated contact that already has back every value captured before, though not
+    what the run wrote (an attempt of this undo whose answer was lost did it): restored,
+    not `changed since`. Minimo's fields the contact did not have are left out: they stay."""
+    if row.status != "updated" or row.before is None:
+        return False
+    written = orjson.loads(row.payload)
+    had = dict(fields_of(target, orjson.loads(row.before), folded=True))
+    now = dict(fields_of(target, current, folded=True))
+    names = [
+        name.casefold()
+        for name, _ in fields_of(target, written, folded=False)
+        if name not in ("email", "created_at")
+    ]
+    checked = [n for n in names if target == "notifuse" or not is_empty(had.get(n))]
+    return (
+        bool(checked)
+        and all(same(now.get(n), had.get(n)) for n in checked)
+        and changed_since(target, written, current) != ""
+    )
+
+
+def _gone_or_other(row: Written, reply: Reply, current: dict[str, Any] | None) -> Undone | None:
+    if reply.status == 404 and row.status == "created":
+        # deleted since, or by an earlier attempt of this undo whose answer was lost
+        return Undone(row.row, "deleted", warning="already gone before this undo deleted it")
+    if reply.status == 404:
+        return not_undone(row, "the contact no longer exists (deleted since the run?)")
+    if current is None:
+        return not_undone(row, error_text(reply.status, reply.body, reply.text))
+    if row.contact_id and str(current.get("id")) != row.contact_id:
+        return not_undone(
+            row,
+            f"its email now belongs to another contact ({current.get('id')}, not {row.contact_id})",
+        )
+    return None
+
+
+def _minimo_restore(
+    written: dict[str, Any], before: dict[str, Any]
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The PUT body that gives back the values before, what it changes, and the fields it
+    cannot give back (the contact had no value: Minimo keeps a field once set)."""
+    had = dict(fields_of("minimo", before, folded=True))
+    body: dict[str, Any] = {}
+    back: list[str] = []
+    stays: list[str] = []
+    for name, value in fields_of("minimo", written, folded=False):
+        if name == "email":
+            continue
+        old = had.get(name.casefold())
+        if is_empty(old):
+            stays.append(name)
+            continue
+        if same(old, value):
+            continue
+        outer, _, inner = name.partition(".")
+        if inner and outer in ("customFields", "marketingConsent"):
+            body.setdefault(outer, {})[inner] = old
+        else:
+            body[name] = old
+        back.append(f"{name}: {shown(value)} → {shown(old)}")
+    return body, back, stays
+
+
+class NotifuseUndo:
+    def __init__(self, client: ApiClient, workspace: str, every_row_list: str | None) -> None:
+        self.client = client
+        self.workspace = orjson.dumps(workspace)
+        self.workspace_id = workspace
+        self.every_row_list = every_row_list
+
+    async def undo(self, row: Written) -> Undone:
+        early = _first_check(row)
+        if early is not None:
+            return early
+        written = orjson.loads(row.payload)
+        reply = await self.client.call(
+            "GET",
+            "/api/contacts.getByEmail",
+            params={"workspace_id": self.workspace_id, "email": row.email},
+        )
+        current = contact_of("notifuse", reply.body) if reply.status == 200 else None
+        refused = _gone_or_other(row, reply, current)
+        if refused is not None:
+            return refused
+        assert current is not None
+        if _done_before("notifuse", row, current):
+            return Undone(row.row, "restored", warning=AGAIN)
+        since = changed_since("notifuse", written, current)
+        if since:
+            return not_undone(row, f"changed since the run: {since}")
+        if row.status == "created":
+            reply = await self._post("/api/contacts.delete", {"email": orjson.dumps(row.email)})
+            if reply.status == 200:
+                return Undone(row.row, "deleted")
+            return not_undone(row, error_text(reply.status, reply.body, reply.text))
+        assert row.before is not None
+        before = orjson.loads(row.before)
+        contact, back = _notifuse_restore(row.email, written, before)
+        if back:
+            reply = await self._post("/api/contacts.upsert", {"contact": orjson.dumps(contact)})
+            if reply.status != 200:
+                return not_undone(row, error_text(reply.status, reply.body, reply.text))
+        stays = []
+        for name in self._subscribed(row):
+            status = memberships(before).get(name)
+            if status is None:
+                stays.append(name)
+            elif status in ENDED:
+                reply = await self._post(
+                    "/api/contactLists.updateStatus",
+                    {
+                        "email": orjson.dumps(row.email),
+                        "list_id": orjson.dumps(name),
+                        "status": orjson.dumps(status),
+                    },
+                )
+                if reply.status == 200:
+                    back.append(f"list {name}: active → {status}")
+                else:
+                    stays.append(name)
+        warning = None
+        if stays:
+            warning = (
+                f"still subscribed to {', '.join(stays)}: not a member before the run (a "
+                "membership cannot be removed through the API)"
+            )
+        return Undone(row.row, "restored", None, warning, "; ".join(back) or None)
+
+    def _subscribed(self, row: Written) -> list[str]:
+        lists = [name for name, yes in orjson.loads(row.lists or "{}").items() if yes]
+        if self.every_row_list and self.every_row_list not in lists:
+            lists.append(self.every_row_list)
+        return lists
+
+    async def _post(self, path: str, members: dict[str, bytes]) -> Reply:
+        return await self.client.call(
+            "POST", path, content=json_object({"workspace_id": self.workspace, **members})
+        )
+
+
+def _notifuse_restore(
+    email: str, written: dict[str, Any], before: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The upsert that gives back the values before (`null` clears a field the contact did
+    not have), and what it changes."""
+    contact: dict[str, Any] = {"email": email}
+    back: list[str] = []
+    for name, value in written.items():
+        if name in ("email", "created_at"):
+            continue
+        old = before.get(name)
+        if same(old, value):
+            continue
+        contact[name] = None if is_empty(old) else old
+        back.append(f"{name}: {shown(value)} → {shown(old)}")
+    return contact, back
