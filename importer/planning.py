@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
@@ -33,14 +34,25 @@ def merge_payloads(
     return merged
 
 
-def resolve_duplicates(journal: Journal) -> int:
-    """Merge every group of same-email rows into its last row; returns rows merged away."""
-    merges = ((_merged(group), [r.row for r in group[:-1]]) for group in journal.duplicate_groups())
-    merged_away = 0
-    while chunk := list(islice(merges, WRITE_BATCH)):
+def resolve_duplicates(journal: Journal) -> dict[int, int]:
+    """Merge every group of same-email rows into its last row. Returns, for each merged
+    contact whose phone came from an earlier row, that row (a shared-phone warning names
+    the row the phone was written on)."""
+    origins: dict[int, int] = {}
+
+    def merges() -> Iterator[tuple[GroupedRow, list[int]]]:
+        for group in journal.duplicate_groups():
+            merged = _merged(group)
+            phone = merged.payload.get("phone")
+            came = [r.row for r in group if phone and r.payload.get("phone") == phone]
+            if came and came[-1] != merged.row:
+                origins[merged.row] = came[-1]
+            yield merged, [r.row for r in group[:-1]]
+
+    chunks = merges()
+    while chunk := list(islice(chunks, WRITE_BATCH)):
         journal.merge(chunk)
-        merged_away += sum(len(m[1]) for m in chunk)
-    return merged_away
+    return origins
 
 
 def _merged(group: list[GroupedRow]) -> GroupedRow:
@@ -55,13 +67,22 @@ def _merged(group: list[GroupedRow]) -> GroupedRow:
     return GroupedRow(last.row, last.email, payload, lists or None)
 
 
-def resolve_shared_phones(journal: Journal) -> int:
-    """Keep a shared phone on its first row only; returns how many rows lost it."""
+def resolve_shared_phones(journal: Journal, origins: dict[int, int] | None = None) -> int:
+    """Keep a shared phone on its first row only; returns how many rows lost it. The
+    warning names the row the phone was written on (`origins`: a merged contact's)."""
+    origins = origins or {}
+
+    def holder(first: GroupedRow) -> str:
+        written = origins.get(first.row)
+        if written is None:
+            return f"row {first.row} ({first.email})"
+        return f"row {written} ({first.email}, merged into row {first.row})"
+
     drops = (
         (
             row._replace(payload={k: v for k, v in row.payload.items() if k != "phone"}),
-            f"phone {row.payload.get('phone')} is also on row {group[0].row} "
-            f"({group[0].email}): sent without phone, or Minimo would merge the two contacts",
+            f"phone {row.payload.get('phone')} is also on {holder(group[0])}: sent without "
+            "phone, or Minimo would merge the two contacts",
         )
         for group in journal.shared_phone_groups()
         for row in group[1:]
@@ -74,8 +95,8 @@ def resolve_shared_phones(journal: Journal) -> int:
 
 
 def plan(journal: Journal, target: Target) -> None:
-    resolve_duplicates(journal)
+    origins = resolve_duplicates(journal)
     journal.apply_changes()  # shared phones are looked for among the merged rows
     if target == "minimo":
-        resolve_shared_phones(journal)
+        resolve_shared_phones(journal, origins)
         journal.apply_changes()

@@ -158,7 +158,10 @@ def test_check_reports_ok_and_rejection(cli: Cli, sandbox: SandboxThread) -> Non
         env=sandbox_env(sandbox.base_url, NOTIFUSE_API_KEY="nf-wrong"),
     )
     assert bad.code == 3
-    assert "Notifuse rejected the workspace or key (HTTP 401: unauthorized)" in bad.stderr
+    assert bad.stderr == (
+        "importer: error: Notifuse rejected the workspace or key (HTTP 401: unauthorized). "
+        "Check NOTIFUSE_API_KEY and NOTIFUSE_WORKSPACE_ID; then run importer check again.\n"
+    )  # a check has nothing to resume
 
 
 def test_mapping_suggest_prints_a_mapping_that_runs(cli: Cli) -> None:

@@ -161,7 +161,8 @@ def test_plan_applies_its_changes_in_small_batches(
             5,
             "",
             "valid",
-            "phone +393391234567 is also on row 4 (a@gmail.com): sent without phone, "
+            "phone +393391234567 is also on row 2 (a@gmail.com, merged into row 4): sent without "
+            "phone, "
             "or Minimo would merge the two contacts",
         ),
         (6, "+393401234567", "duplicate", "same email as row 7: merged into it"),
@@ -170,7 +171,8 @@ def test_plan_applies_its_changes_in_small_batches(
             8,
             "",
             "valid",
-            "phone +393401234567 is also on row 7 (b@gmail.com): sent without phone, "
+            "phone +393401234567 is also on row 6 (b@gmail.com, merged into row 7): sent without "
+            "phone, "
             "or Minimo would merge the two contacts",
         ),
     ]

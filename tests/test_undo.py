@@ -241,7 +241,7 @@ def test_undo_needs_a_completed_run_of_the_same_job(cli: Cli, sandbox: SandboxTh
     assert done.code == 0, done.stderr
     assert done.stderr.splitlines()[:2] == [
         "importer: undo of leads.csv → minimo",
-        "  1 rows: 1 deleted",
+        "  1 row: 1 deleted",
     ]
     again = cli("run", "leads.csv", "--mapping", "m.toml", env=sandbox_env(sandbox.base_url))
     assert again.code == 0

@@ -84,7 +84,8 @@ def _delimiter(text: str | None) -> str | None:
 
 def _cmd_run(ns: argparse.Namespace) -> int:
     settings = _run_settings(ns)
-    context = Context(env=os.environ, progress=for_stream(sys.stderr, settings.quiet))
+    progress = for_stream(sys.stderr, settings.quiet, json=ns.progress_json)
+    context = Context(env=os.environ, progress=progress)
     result = run(settings, context)
     print(result.text, file=sys.stderr)
     return result.exit_code
@@ -116,6 +117,21 @@ def _cmd_undo(ns: argparse.Namespace) -> int:
     if not ns.quiet or code:
         print(summary_text(summary), file=sys.stderr)
     return code
+
+
+def _cmd_ui(ns: argparse.Namespace) -> int:
+    from importer.ui import UiSettings, serve
+
+    if not 0 <= ns.port <= 65535:
+        raise UsageError(f"--port must be 0 to 65535, got {ns.port}.")
+    settings = UiSettings(
+        port=ns.port,
+        open_browser=not ns.no_browser,
+        max_upload_mb=ns.max_upload_mb,
+        state_dir=ns.state,
+        verbose=ns.verbose,
+    )
+    return serve(settings)
 
 
 def _cmd_check(ns: argparse.Namespace) -> int:
@@ -236,6 +252,7 @@ COMMANDS = {
     "mapping": _cmd_mapping,
     "inspect": _cmd_inspect,
     "undo": _cmd_undo,
+    "ui": _cmd_ui,
     "state": _cmd_state,
     "sandbox": _cmd_sandbox,
 }

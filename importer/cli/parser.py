@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--notifuse-mode", choices=("upsert", "import"), default="upsert")
     r.add_argument("--list", dest="list_id", help="Notifuse list to subscribe to (import mode)")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument(
+        "--progress-json", action="store_true", help="progress as JSON lines on stderr (programs)"
+    )
     r.add_argument("--verbose", action="store_true")
 
     i = sub.add_parser(
@@ -138,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--max-attempts", type=_positive_int, default=5)
     u.add_argument("--quiet", action="store_true")
     u.add_argument("--verbose", action="store_true")
+
+    w = sub.add_parser("ui", help="a local web page: pick a file, map, check, import, undo")
+    w.add_argument("--port", type=int, default=8765, help="on 127.0.0.1 (0: any free port)")
+    w.add_argument("--no-browser", action="store_true", help="print the link, open nothing")
+    w.add_argument("--max-upload-mb", type=_positive_int, default=200)
+    w.add_argument("--state", type=Path, help="journal directory of its runs (as `run`)")
+    w.add_argument("--verbose", action="store_true")
 
     c = sub.add_parser("check", help="check credentials and endpoint with one cheap request")
     c.add_argument("--target", choices=TARGETS, required=True)

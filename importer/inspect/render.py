@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from importer.cells import QUOTE_LIMIT
+from importer.wording import counted
 
 if TYPE_CHECKING:
     from importer.inspect import Inspection
@@ -62,7 +63,7 @@ def write_json(found: Inspection, path: Path) -> None:
 def render_table(found: Inspection) -> str:
     rows = found.profile.rows
     columns = found.profile.columns
-    lines = [f"{found.description}: {rows:,} rows, {len(columns)} columns", ""]
+    lines = [f"{found.description}: {counted(rows, 'row')}, {counted(len(columns), 'column')}", ""]
     table = [("column", "filled", "distinct", "kind", "examples")]
     for c in columns:
         examples = ", ".join(_short(e) for e in c.examples)

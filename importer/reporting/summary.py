@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from importer.wording import counted
+
 STATUSES = (
     "created",
     "updated",
@@ -37,11 +39,12 @@ def summary_text(summary: dict[str, Any]) -> str:
         how = f" at {summary['base_url']}"
     lines = [
         f"importer: {summary['source']} → {summary['target']}{how}",
-        f"  {summary['rows']:,} rows: {counts_text(summary['counts']) or 'none'}",
+        f"  {counted(summary['rows'], 'row')}: {counts_text(summary['counts']) or 'none'}",
     ]
     if summary["base_url"]:
         lines.append(
-            f"  {summary['requests']:,} requests, {summary['retries']:,} retries, "
+            f"  {counted(summary['requests'], 'request')}, "
+            f"{counted(summary['retries'], 'retry', 'retries')}, "
             f"{summary['throttled']:,} rate-limited (429)"
         )
     if summary.get("lookups"):
@@ -58,14 +61,14 @@ def lookups_text(lookups: dict[str, Any]) -> str:
     """How the contacts were looked up (SPEC §8: the look-ups made, and which way)."""
     if lookups["method"] == "listing":
         text = (
-            f"look-ups: the workspace listed ({lookups['listed']:,} contacts) instead of "
-            f"one look-up per row: {lookups['requests']:,} requests for "
-            f"{lookups['rows']:,} rows"
+            f"look-ups: the workspace listed ({counted(lookups['listed'], 'contact')}) instead of "
+            f"one look-up per row: {counted(lookups['requests'], 'request')} for "
+            f"{counted(lookups['rows'], 'row')}"
         )
     else:
         text = (
-            f"look-ups: {lookups['rows']:,} rows looked up one by one "
-            f"({lookups['requests']:,} requests)"
+            f"look-ups: {counted(lookups['rows'], 'row')} looked up one by one "
+            f"({counted(lookups['requests'], 'request')})"
         )
     if lookups["left"]:
         text += f"; {lookups['left']:,} not yet"

@@ -103,17 +103,20 @@ class _XlsxTable(Table):
 
     def __init__(self, path: Path, columns: Sequence[str], title: str) -> None:
         from openpyxl import Workbook
-        from openpyxl.styles import Font, PatternFill
+        from openpyxl.styles import Alignment, Font, PatternFill
 
         super().__init__(path, columns)
         self.wb = Workbook(write_only=True)
         self.bold = Font(bold=True)
         self.red = PatternFill("solid", fgColor="FFC7CE")
+        self.wrap = Alignment(wrap_text=True, vertical="top")
         self.sheets = 0
         self.rows = EXCEL_ROWS
         self.ws: Any = None
         self.overflowed = False  # a cell was cut at EXCEL_CELL characters
         self.title = title  # of its sheets
+        self.widths: list[int] | None = None  # decided on the first WIDTH_SAMPLE rows
+        self.sample: list[tuple[Sequence[Any], bool]] = []
 
     def _new_sheet(self) -> None:
         from openpyxl.utils import get_column_letter
@@ -124,6 +127,7 @@ class _XlsxTable(Table):
         self.ws = self.wb.create_sheet(name)
         self.ws.freeze_panes = "A2"
         self.last_column = get_column_letter(len(self.columns))
+        _printable(self.ws, self.widths or [])
         self.ws.append([self._cell(c, font=self.bold) for c in self.columns])
         self.rows = 1
 
@@ -144,21 +148,66 @@ class _XlsxTable(Table):
             cell.font = font
         if fill is not None:
             cell.fill = fill
+        if isinstance(value, str) and len(value) > MAX_WIDTH:
+            cell.alignment = self.wrap  # read whole within its column, not cut
         return cell
 
     def write(self, cells: Sequence[Any], highlight: bool) -> None:
+        if self.widths is None:  # columns must be sized before the first row is written
+            self.sample.append((cells, highlight))
+            if len(self.sample) >= WIDTH_SAMPLE:
+                self._flush_sample()
+            return
         if self.rows >= EXCEL_ROWS:
             self._new_sheet()
         fill = self.red if highlight else None
         self.ws.append([self._cell(c, fill=fill) for c in cells])
         self.rows += 1
 
+    def _flush_sample(self) -> None:
+        self.widths = _widths(self.columns, [cells for cells, _ in self.sample])
+        sample, self.sample = self.sample, []
+        for cells, highlight in sample:
+            self.write(cells, highlight)
+
     def finish(self) -> None:
+        if self.widths is None:
+            self._flush_sample()
         if self.ws is None:
             self._new_sheet()
         self._close_sheet()
         self.wb.save(self.tmp)
         super().finish()
+
+
+WIDTH_SAMPLE = 1_000  # rows an XLSX table's column widths are measured on (memory stays flat)
+MAX_WIDTH = 60  # characters: a longer cell wraps within it
+
+
+def _widths(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Each column as wide as its header and its widest cell in the sample (within 8 to
+    MAX_WIDTH characters), so that emails, warnings and `contact_id` are not cut."""
+    widths = [len(str(c)) for c in columns]
+    for cells in rows:
+        for i, cell in enumerate(cells[: len(widths)]):
+            if cell is not None:
+                widths[i] = max(widths[i], max(map(len, str(cell).splitlines() or [""])))
+    return [min(max(w + 2, 8), MAX_WIDTH) for w in widths]
+
+
+def _printable(ws: Any, widths: Sequence[int]) -> None:
+    """Column widths, and a print layout a person can read: landscape, as wide as one page,
+    the header row on every page, gridlines."""
+    from openpyxl.utils import get_column_letter
+
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = True
+    ws.print_title_rows = "1:1"
 
 
 def open_table(

@@ -146,7 +146,9 @@ class ApiClient:
         clock: Clock = time.monotonic,
         sleep: Sleep = anyio.sleep,
         rng: random.Random | None = None,
+        then: str = "run the same command again to resume",
     ) -> None:
+        self.then = then  # the next step an abort names (`importer check`: no resume)
         self.creds = creds
         self.policy = policy
         self.stats = Stats()
@@ -282,8 +284,8 @@ class ApiClient:
             return AbortError(
                 f"Aborted: {self._consecutive_failures} requests in a row to "
                 f"{self.creds.base_url} failed after all their retries; the last one: {cause}.",
-                "Check the base URL and your network, or the service's status page; then run "
-                "the same command again to resume.",
+                "Check the base URL and your network, or the service's status page; then "
+                f"{self.then}.",
             )
         return RequestFailed(cause, attempts, uncertain)
 
@@ -295,7 +297,7 @@ class ApiClient:
             f"({self.redact(with_status(code, body, text))}).",
             f"Check {var}"
             + (" and NOTIFUSE_WORKSPACE_ID" if self.creds.target == "notifuse" else "")
-            + "; then run the same command again to resume.",
+            + f"; then {self.then}.",
         )
 
 

@@ -29,6 +29,7 @@ from importer.sending import minimo, notifuse
 from importer.sending.client import ApiClient, RequestFailed, RetryPolicy, Stats
 from importer.sending.engine import ErrorBudget, Sender, deliver
 from importer.settings import Credentials, RunSettings
+from importer.wording import counted
 
 AUTO_CLASSIFY_LIMIT = 2000
 
@@ -79,6 +80,7 @@ async def send(phase: Phase) -> None:
     budget.check_staging()  # a wrong mapping stops the run before any request
     client = new_client(creds, settings, phase.transport, settings.concurrency)
     state.stats = client.stats
+    phase.progress.watch(client.stats)
     try:
         await _custom_fields(phase, client, create=settings.create_fields)
         classify = _classify(journal, settings, creds, state)
@@ -118,6 +120,7 @@ async def predict(phase: Phase) -> None:
     """A predictive dry run: read-only requests only, through the same limiter."""
     client = new_client(phase.creds, phase.settings, phase.transport, phase.settings.concurrency)
     phase.state.stats = client.stats
+    phase.progress.watch(client.stats)
     try:
         await _custom_fields(phase, client, create=False)
         await _look_up(phase, client, Queue(every=True), live=False)
@@ -224,7 +227,7 @@ def _announcer(phase: Phase) -> Callable[[int], None]:
         else:
             when = f"the API's rate limit decides how long: {duration(count / 10)} at 10/s"
         named = ", ".join(why[:-1]) + " and " + why[-1] if len(why) > 1 else why[0]
-        text = f"{named}: {count:,} contacts to look up before sending ({when})"
+        text = f"{named}: {counted(count, 'contact')} to look up before sending ({when})"
         phase.progress.say(text)
         phase.state.notes.append(text)
 
@@ -264,8 +267,8 @@ def _skip_unchanged(
     state.saved_requests = unchanged if per_contact else -(-unchanged // settings.batch_size)
     if unchanged:
         state.notes.append(
-            f"{unchanged:,} rows unchanged since the last import: "
-            f"{state.saved_requests:,} requests saved"
+            f"{counted(unchanged, 'row')} unchanged since the last import: "
+            f"{counted(state.saved_requests, 'request')} saved"
         )
 
 
@@ -337,7 +340,10 @@ async def preflight_only(
 
 async def preflight(creds: Credentials, transport: httpx.AsyncBaseTransport | None = None) -> None:
     """`importer check`: the live run's first request, on its own."""
-    client = ApiClient(creds, rate=None, concurrency=1, timeout=15.0, transport=transport)
+    client = ApiClient(
+        creds, rate=None, concurrency=1, timeout=15.0, transport=transport,
+        then="run importer check again",
+    )  # fmt: skip
     try:
         await _preflight(client, creds)
     finally:

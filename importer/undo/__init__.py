@@ -31,6 +31,7 @@ from importer.signals import StopSignals
 from importer.staging import job_identity
 from importer.state import completed_at
 from importer.undo.apis import MinimoUndo, NotifuseUndo, Undoer
+from importer.wording import counted
 
 __all__ = ["UndoSettings", "summary_text", "undo"]
 
@@ -175,8 +176,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     shown = ", ".join(f"{counts[s]:,} {s}" for s in STATUSES if counts.get(s))
     lines = [
         f"importer: undo of {summary['source']} → {summary['target']}",
-        f"  {sum(counts.values()):,} rows: {shown or 'none'}",
-        f"  {summary['requests']:,} requests, {summary['seconds']:.1f} s",
+        f"  {counted(sum(counts.values()), 'row')}: {shown or 'none'}",
+        f"  {counted(summary['requests'], 'request')}, {summary['seconds']:.1f} s",
         *(f"  note: {note}" for note in summary["notes"]),
         f"  report: {summary['report']}",
     ]
