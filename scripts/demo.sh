@@ -62,4 +62,38 @@ for r in rows:
         print(f\"  row {r['row']}: {r['email']} {r['status']}\" + (f\" ({r['changes']})\" if r['changes'] else ''))
 print(f\"  ({sum(r['status'] == 'no_change' for r in rows)} rows no_change: sending them would change nothing)\")" \
   "$OUT/next-week.prediction.csv"
+
+echo
+echo "== protecting the account: an old file sent again, update rules, then undo =="
+# Since the import, Mario opted out and sales wrote his company their way.
+"$BIN/python" - "$URL" <<'PY'
+import json, sys, urllib.request
+url = sys.argv[1]
+headers = {"Authorization": "Bearer mn-sandbox-sandboxkey", "Content-Type": "application/json"}
+find = urllib.request.Request(url + "/public/v1/contacts/by-email/mario.rossi%40gmail.com", headers=headers)
+found = json.load(urllib.request.urlopen(find))
+mario = found.get("data", found)
+body = {"marketingConsent": {"email": False}, "customFields": {"company": "Rossi Arredamenti S.r.l."}}
+put = urllib.request.Request(f"{url}/public/v1/contacts/{mario['id']}", json.dumps(body).encode(), headers, method="PUT")
+urllib.request.urlopen(put)
+PY
+sed -e 's/^timezone = "Europe\/Rome"/&\nsnapshot = true/' \
+    -e 's/^"customFields.company" = { column = "Azienda", optional = true }/"customFields.company" = { column = "Azienda", optional = true, update = "if_empty" }/' \
+    mappings/minimo-leads.toml >"$OUT/minimo-protect.toml"
+"$BIN/importer" run "$OUT/leads-next-week.csv" --mapping "$OUT/minimo-protect.toml" --quiet \
+  --state "$OUT/state" --fresh --report "$OUT/protect.report.csv" || [ $? -eq 1 ]
+show() {
+  "$BIN/python" -c "
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1], encoding='utf-8-sig'), delimiter=sys.argv[2]):
+    held = '(update = ' in r['warning']
+    if held or r['status'] in sys.argv[3:] and (r['status'] != 'restored' or r['changes']):
+        said = r['changes'] or (r['warning'] if held or r['status'] != 'updated' else '') or r['error']
+        print(f\"  row {r['row']}: {r['email']} {r['status']}\" + (f\" — {said}\" if said else ''))" "$@"
+}
+show "$OUT/protect.report.csv" ";" created
+echo "importer undo: the contact it created is deleted, the values it changed are given back"
+"$BIN/importer" undo "$OUT/leads-next-week.csv" --mapping "$OUT/minimo-protect.toml" --quiet \
+  --state "$OUT/state" --report "$OUT/protect.undo.csv" || [ $? -eq 1 ]
+show "$OUT/protect.undo.csv" ";" deleted restored not_undone
 echo "Reports are in $OUT/ (open them in Excel or LibreOffice)."

@@ -129,6 +129,7 @@ def test_notifuse_lists_the_workspace_when_that_takes_fewer_requests(
     )
     assert result.summary["lookups"]["method"] == method
     assert result.summary["lookups"]["requests"] == requests  # the count is one of them
+    assert result.summary["lookups"]["rows"] == rows  # the new email too: no such contact
     assert len(sandbox.requests()) - logged == requests + 1  # and the pre-flight check
     expected = [
         "would_create" if i >= workspace else "no_change" if i % 2 else "would_update"

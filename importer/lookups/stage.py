@@ -190,7 +190,9 @@ async def _list(plan: LookupPlan, result: LookupResult) -> None:
         )
         journal.set("listing_cursor", following or "done")
         if following is None:
-            journal.none_found_left(plan.live)
+            absent = journal.none_found_left(plan.live)  # answered too: no such contact
+            result.rows += absent
+            plan.progress.advance(absent)
             return
         cursor = following
 
