@@ -49,10 +49,10 @@ class NullProgress:
         pass
 
 
-class PlainProgress:
-    """One line every `interval` seconds: what a log file of a nightly job can hold."""
+class _Timed:
+    """Rows done in a phase, written by `_line` at most every `interval` seconds."""
 
-    def __init__(self, stream: TextIO, interval: float = 10.0) -> None:
+    def __init__(self, stream: TextIO, interval: float) -> None:
         self.stream = stream
         self.interval = interval
         self._clock = time.monotonic
@@ -77,6 +77,21 @@ class PlainProgress:
             self._last = now
             self._line(now)
 
+    def close(self) -> None:
+        if self.phase and self.done:
+            self._line(self._clock())
+        self.phase = ""
+
+    def _line(self, now: float) -> None:
+        raise NotImplementedError
+
+
+class PlainProgress(_Timed):
+    """One line every `interval` seconds: what a log file of a nightly job can hold."""
+
+    def __init__(self, stream: TextIO, interval: float = 10.0) -> None:
+        super().__init__(stream, interval)
+
     def _line(self, now: float) -> None:
         rate = self.done / max(now - self._started, 1e-9)
         of = eta = ""
@@ -90,11 +105,6 @@ class PlainProgress:
             f"importer: {self.phase}: {self.done:,}{of} rows, {rate:,.0f} rows/s{eta}{limited}\n"
         )
         self.stream.flush()
-
-    def close(self) -> None:
-        if self.phase and self.done:
-            self._line(self._clock())
-        self.phase = ""
 
     def say(self, text: str) -> None:
         self.stream.write(f"importer: {text}\n")
@@ -132,46 +142,22 @@ class TqdmProgress:
         pass
 
 
-class JsonProgress:
+class JsonProgress(_Timed):
     """One JSON object a line, for a program that shows the run (`importer ui`): the phase,
     rows done of total, rows/s, seconds left and the client's counters, at most every
-    `interval` seconds and at each phase's start and end; `{"say": text}` for the notes."""
+    `interval` seconds and when a phase starts and ends; `{"say": text}` for the notes."""
 
     def __init__(self, stream: TextIO, interval: float = 0.25) -> None:
-        self.stream = stream
-        self.interval = interval
-        self._clock = time.monotonic
-        self.phase = ""
-        self.total: int | None = None
-        self.done = 0
-        self._started = self._last = 0.0
-        self.counters: Counters | None = None
-
-    def watch(self, counters: Counters) -> None:
-        self.counters = counters
+        super().__init__(stream, interval)
 
     def start(self, phase: str, total: int | None) -> None:
-        self.close()
-        self.phase, self.total, self.done = phase, total, 0
-        self._started = self._last = self._clock()
-        self._emit(self._started)
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        now = self._clock()
-        if now - self._last >= self.interval:
-            self._last = now
-            self._emit(now)
-
-    def close(self) -> None:
-        if self.phase:
-            self._emit(self._clock())
-        self.phase = ""
+        super().start(phase, total)
+        self._line(self._started)
 
     def say(self, text: str) -> None:
         self._write({"say": text})
 
-    def _emit(self, now: float) -> None:
+    def _line(self, now: float) -> None:
         elapsed = now - self._started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         left = None

@@ -4,10 +4,8 @@ or an answer."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -213,16 +211,6 @@ def test_the_page_reads_maps_and_checks_every_corpus_file(ui: Ui) -> None:
         started.append((entry["file"], entry["rows"], job.json()["id"]))
     assert len(started) >= 40
     for name, rows, job_id in started:
-        state = _ended(ui, job_id)
+        state = ui.wait(job_id, timeout=120)
         assert state["code"] in (0, 1), (name, state["text"])
         assert sum(state["statuses"].values()) == rows, (name, state["statuses"])
-
-
-def _ended(ui: Ui, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state: dict[str, Any] = ui.call("GET", f"/api/jobs/{job_id}").json()
-        if not state["running"]:
-            return state
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not end")

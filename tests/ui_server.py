@@ -34,7 +34,10 @@ class Ui:
         """Start a job and wait until it has ended and its report is indexed."""
         started = self.call("POST", "/api/jobs", json=body)
         assert started.status_code == 200, started.text
-        job_id = started.json()["id"]
+        return self.wait(started.json()["id"], timeout)
+
+    def wait(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The job's state once it has ended and its report is indexed."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state: dict[str, Any] = self.call("GET", f"/api/jobs/{job_id}").json()

@@ -13,11 +13,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import anyio
-import anyio.abc
 import orjson
 
 from importer.cells import clean_text
+from importer.fanout import each
 from importer.journal import Journal, Seen, Wanted
 from importer.lookups.compare import changes, snapshot
 from importer.lookups.contacts import PAGE_SIZE, Found, ListingFailed, NotifuseReader, Reader
@@ -30,7 +29,6 @@ from importer.settings import Target
 PAGE = 500  # rows read from the journal at a time
 COMMIT = 50  # answers committed together
 PASSES = 2  # the second one asks again what a transient failure left unknown
-WATCH = 0.05  # seconds between two looks at the signals received
 
 
 @dataclass(frozen=True)
@@ -198,9 +196,8 @@ async def _list(plan: LookupPlan, result: LookupResult) -> None:
 
 
 async def _one_by_one(plan: LookupPlan, result: LookupResult) -> None:
-    """One pass over the rows still unknown, `concurrency` look-ups at a time."""
-    journal = plan.journal
-    send, receive = anyio.create_memory_object_stream[Wanted](plan.concurrency * 2)
+    """One pass over the rows still unknown, `concurrency` look-ups at a time; what was
+    answered is kept however the pass ended."""
     answers: list[Seen] = []
 
     def flush() -> None:
@@ -209,40 +206,15 @@ async def _one_by_one(plan: LookupPlan, result: LookupResult) -> None:
         if done:
             _record(plan, done, result)
 
-    async def produce() -> None:
-        async with send:
-            for page in journal.to_look_up(PAGE):
-                for wanted in page:
-                    await send.send(wanted)
+    async def look_up(wanted: Wanted) -> None:
+        result.requests += 1
+        try:
+            found = await plan.reader.one(wanted.email)
+        except RequestFailed as exc:
+            result.cause = exc.cause
+            return
+        answers.append(_answer(plan, wanted, found))
+        if len(answers) >= COMMIT:
+            flush()
 
-    async def work(rows: anyio.abc.ObjectReceiveStream[Wanted]) -> None:
-        async with rows:
-            async for wanted in rows:
-                try:
-                    found = await plan.reader.one(wanted.email)
-                except RequestFailed as exc:
-                    result.requests += 1
-                    result.cause = exc.cause
-                    continue
-                result.requests += 1
-                answers.append(_answer(plan, wanted, found))
-                if len(answers) >= COMMIT:
-                    flush()
-
-    async def watch(scope: anyio.CancelScope) -> None:
-        while plan.stopped() is None:
-            await anyio.sleep(WATCH)
-        scope.cancel()
-
-    try:
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(watch, outer.cancel_scope)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(produce)
-                for _ in range(max(1, plan.concurrency)):
-                    tg.start_soon(work, receive.clone())
-                receive.close()
-            outer.cancel_scope.cancel()  # done: stop watching
-    finally:
-        with anyio.CancelScope(shield=True):
-            flush()  # what was answered is kept, however the pass ended
+    await each(plan.journal.to_look_up(PAGE), look_up, plan.concurrency, plan.stopped, flush)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import anyio
-import anyio.abc
 import orjson
 
 from importer.errors import AbortError, ImporterError, Interrupted, UsageError
+from importer.fanout import each
 from importer.journal import Journal, Undone, Written, account_path, journal_path
 from importer.mapping import load_mapping
 from importer.reading import ReadOptions, open_source
@@ -37,7 +37,6 @@ __all__ = ["UndoSettings", "summary_text", "undo"]
 
 PAGE = 500
 PASSES = 2  # the second one tries again what a transient failure left
-WATCH = 0.05
 STATUSES = ("deleted", "restored", "not_undone", "untouched", "pending")
 
 
@@ -219,7 +218,8 @@ async def _undo_rows(
 async def _one_pass(
     journal: Journal, undoer: Undoer, concurrency: int, signals: StopSignals, state: _Progress
 ) -> None:
-    send, receive = anyio.create_memory_object_stream[Written](concurrency * 2)
+    """One pass over the rows left to undo, `concurrency` at a time; each outcome is
+    journaled (20 at a time, and however the pass ended)."""
     done: list[Undone] = []
 
     def flush() -> None:
@@ -228,37 +228,13 @@ async def _one_pass(
             state.done += len(done)
             done.clear()
 
-    async def produce() -> None:
-        async with send:
-            for page in journal.to_undo(PAGE):
-                for row in page:
-                    await send.send(row)
-
-    async def work(rows: anyio.abc.ObjectReceiveStream[Written]) -> None:
-        async with rows:
-            async for row in rows:
-                try:
-                    done.append(await undoer.undo(row))
-                except RequestFailed as exc:
-                    state.cause = exc.cause
-                    continue
-                if len(done) >= 20:
-                    flush()
-
-    async def watch(scope: anyio.CancelScope) -> None:
-        while signals.poll() is None:
-            await anyio.sleep(WATCH)
-        scope.cancel()
-
-    try:
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(watch, outer.cancel_scope)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(produce)
-                for _ in range(max(1, concurrency)):
-                    tg.start_soon(work, receive.clone())
-                receive.close()
-            outer.cancel_scope.cancel()
-    finally:
-        with anyio.CancelScope(shield=True):
+    async def undo_one(row: Written) -> None:
+        try:
+            done.append(await undoer.undo(row))
+        except RequestFailed as exc:
+            state.cause = exc.cause
+            return
+        if len(done) >= 20:
             flush()
+
+    await each(journal.to_undo(PAGE), undo_one, concurrency, signals.poll, flush)

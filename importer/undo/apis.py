@@ -69,16 +69,9 @@ class MinimoUndo:
             return early
         written = orjson.loads(row.payload)
         reply = await self.client.call("GET", by_email_path(row.email))
-        current = contact_of("minimo", reply.body) if reply.status == 200 else None
-        refused = _gone_or_other(row, reply, current)
-        if refused is not None:
-            return refused
-        assert current is not None
-        if _done_before("minimo", row, current):
-            return Undone(row.row, "restored", warning=AGAIN)
-        since = changed_since("minimo", written, current)
-        if since:
-            return not_undone(row, f"changed since the run: {since}")
+        current = _checked("minimo", row, reply)
+        if isinstance(current, Undone):
+            return current
         if row.status == "created":
             return self._answer(
                 row, await self.client.call("DELETE", f"{CONTACTS}/{current['id']}")
@@ -105,6 +98,22 @@ class MinimoUndo:
         if reply.status == 404:
             return not_undone(row, "the contact no longer exists")
         return not_undone(row, error_text(reply.status, reply.body, reply.text))
+
+
+def _checked(target: Target, row: Written, reply: Reply) -> dict[str, Any] | Undone:
+    """The contact as its look-up found it now, or the row's outcome when it must not (or
+    need not) be touched: gone, another contact, already restored, or changed since."""
+    current = contact_of(target, reply.body) if reply.status == 200 else None
+    refused = _gone_or_other(row, reply, current)
+    if refused is not None:
+        return refused
+    assert current is not None
+    if _done_before(target, row, current):
+        return Undone(row.row, "restored", warning=AGAIN)
+    since = changed_since(target, orjson.loads(row.payload), current)
+    if since:
+        return not_undone(row, f"changed since the run: {since}")
+    return current
 
 
 AGAIN = "already as before the run (restored by an earlier attempt of this undo?)"
@@ -192,16 +201,9 @@ class NotifuseUndo:
             "/api/contacts.getByEmail",
             params={"workspace_id": self.workspace_id, "email": row.email},
         )
-        current = contact_of("notifuse", reply.body) if reply.status == 200 else None
-        refused = _gone_or_other(row, reply, current)
-        if refused is not None:
-            return refused
-        assert current is not None
-        if _done_before("notifuse", row, current):
-            return Undone(row.row, "restored", warning=AGAIN)
-        since = changed_since("notifuse", written, current)
-        if since:
-            return not_undone(row, f"changed since the run: {since}")
+        current = _checked("notifuse", row, reply)
+        if isinstance(current, Undone):
+            return current
         if row.status == "created":
             reply = await self._post("/api/contacts.delete", {"email": orjson.dumps(row.email)})
             if reply.status == 200:
