@@ -24,9 +24,15 @@ def ui(tmp_path: Path, sandbox: SandboxThread) -> Iterator[Ui]:
 
 def test_every_request_needs_the_token_of_the_printed_link(ui: Ui) -> None:
     assert httpx.get(ui.url).status_code == 200
+    by_hand = httpx.get(ui.base + "/")  # the address typed without its token: a page
+    assert (by_hand.status_code, by_hand.headers["content-type"]) == (
+        403,
+        "text/html; charset=utf-8",
+    )
+    assert "open that link, or start importer ui again." in by_hand.text
     for answer in (
-        httpx.get(ui.base + "/"),
-        httpx.get(ui.base + "/?token=wrong"),
+        httpx.get(ui.base + "/api/jobs/x"),
+        httpx.get(ui.base + "/api/jobs/x?token=wrong"),
         httpx.post(ui.base + "/api/files/path", json={"path": str(SAMPLES / "leads.csv")}),
     ):
         assert answer.status_code == 403

@@ -6,6 +6,7 @@ the browser sends an `Origin`, come from this server's own origin."""
 from __future__ import annotations
 
 import hmac
+import html
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -42,14 +43,21 @@ def guard(token: str, port: int) -> Middleware:
             return _refused("Requests from other sites are refused.")
         given = request.headers.get(TOKEN_HEADER) or request.query.get("token") or ""
         if not hmac.compare_digest(given.encode(), token.encode()):
-            return _refused(
-                "This page needs the link importer ui printed when it started (with its "
-                "token): open that link, or start importer ui again."
-            )
+            return _refused(NO_TOKEN, page=request.method == "GET" and request.path == "/")
         return await handler(request)
 
     return middleware
 
 
-def _refused(text: str) -> web.Response:
+NO_TOKEN = (
+    "This page needs the link importer ui printed when it started (with its token): open "
+    "that link, or start importer ui again."
+)
+
+
+def _refused(text: str, page: bool = False) -> web.Response:
+    """403: as a page for a person who opened the address by hand, else as the API's JSON."""
+    if page:
+        body = f"<!doctype html><title>importer</title><p>{html.escape(text)}</p>"
+        return web.Response(text=body, status=403, content_type="text/html")
     return web.json_response({"error": text}, status=403)
