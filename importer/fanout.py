@@ -3,11 +3,14 @@ a stop is asked for: the look-up stage and undo run their requests this way."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 import anyio
 import anyio.abc
+
+from importer.errors import ImporterError
 
 T = TypeVar("T")
 WATCH = 0.05  # seconds between two looks at `stopped`
@@ -50,6 +53,16 @@ async def each(
                     tg.start_soon(work, receive.clone())
                 receive.close()
             outer.cancel_scope.cancel()  # done: stop watching
+    except* (ImporterError, sqlite3.Error, OSError) as group:
+        raise first_error(group) from None  # an abort (a rejected key) is itself, not a group
     finally:
         with anyio.CancelScope(shield=True):
             flush()
+
+
+def first_error(group: BaseExceptionGroup[Exception]) -> BaseException:
+    """The first error of (nested) task groups: the one that stopped the work."""
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found

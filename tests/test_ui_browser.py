@@ -116,6 +116,15 @@ def test_the_whole_flow_on_the_sample(page: Page, tmp_path: Path, sandbox: Sandb
         shot(page, "4-undo")
         assert [c.get("deleted") for c in sandbox.contacts()["minimo"]] == [True] * 9
 
+        page.click("#import")  # the job is done and undone: the page says how to go again
+        expect(page.locator("#import-result pre.summary")).to_contain_text("and was undone on 2")
+        expect(page.locator("#import-result pre.summary")).to_contain_text(
+            "; press Import from the start to import the file again."
+        )
+        page.click("#fresh")
+        expect(filter_button(page, "#import-result", "created")).to_have_text("created (9)")
+        assert sum(not c.get("deleted") for c in sandbox.contacts()["minimo"]) == 9
+
 
 def test_stop_is_ctrl_c_and_the_import_resumes(page: Page, tmp_path: Path) -> None:
     source = tmp_path / "many.csv"

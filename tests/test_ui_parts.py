@@ -3,6 +3,9 @@ TOML (comments kept), a report paged from its index, the XLSX report a person pr
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -11,7 +14,7 @@ import pytest
 
 from importer.errors import UsageError
 from importer.reporting.tables import open_table
-from importer.ui.jobs import PAGE, ReportIndex, page_text
+from importer.ui.jobs import PAGE, Job, ReportIndex, page_text, start
 from importer.ui.table import check, edit
 
 HEADERS = ("E-mail", "Ditta", "Città", "Cell")
@@ -121,3 +124,43 @@ def test_the_xlsx_report_is_as_wide_as_its_content_and_prints_on_one_page_wide(
     )  # fmt: skip
     assert ws.print_title_rows == "$1:$1" and ws.print_options.gridLines is True
     assert (ws.freeze_panes, ws.auto_filter.ref) == ("A2", "A1:E3")
+
+
+def _ran(argv: list[str], tmp: Path, stop_after: bool = False) -> Job:
+    async def go() -> Job:
+        job = Job("j", "check", tmp / "job", argv)
+        await start(job, dict(os.environ))
+        if job.follower is not None:  # None: the child could not be started
+            await asyncio.wait_for(job.follower, 30)
+        if stop_after:
+            job.stop()  # the child has ended: nothing to signal, nothing raised
+        return job
+
+    return asyncio.run(go())
+
+
+def test_a_job_ends_however_its_child_ends(tmp_path: Path) -> None:
+    say = 'import sys; print(\'{"say": "hi"}\', file=sys.stderr)'
+    done = _ran([sys.executable, "-c", say], tmp_path, stop_after=True)
+    assert (done.code, done.said, done.stopping) == (0, ["hi"], False)
+    long_line = f"import sys; sys.stderr.write('x' * {3 << 20})"
+    lost = _ran([sys.executable, "-c", long_line], tmp_path)
+    assert lost.code == -1
+    assert lost.text[-1].startswith("importer: error: the page lost track of this run: ")
+    missing = _ran(["/nonexistent/python"], tmp_path)
+    assert missing.code == -1 and missing.follower is None
+    assert missing.text[0].startswith("importer: error: the run could not be started: ")
+
+
+def test_the_browser_is_sent_the_token_through_a_file_only_this_user_reads(
+    tmp_path: Path,
+) -> None:
+    from importer.ui import _redirect
+
+    url = "http://127.0.0.1:8765/?token=abc&x=1"
+    page = _redirect(tmp_path, url)
+    assert page.stat().st_mode & 0o777 == 0o600
+    assert (
+        '<meta http-equiv="refresh" content="0;url=http://127.0.0.1:8765/?token=abc&amp;x=1">'
+        in (page.read_text())
+    )

@@ -146,7 +146,10 @@ def test_the_flow_over_http_check_predict_import_undo(ui: Ui, sandbox: SandboxTh
     assert report.text.splitlines()[0].startswith("\ufeffrow,email,phone,status,contact_id")
     rejects = ui.call("GET", f"/api/jobs/{imported['id']}/download/rejects.csv")
     assert "anna.ferrari@@gmail.com" in rejects.text
-    undone = ui.job({**body, "kind": "undo"})
+    ui.call("POST", f"/api/files/{file_id}/mapping/edit", json={  # edited after the import:
+        "target": "minimo", "column": "Nome", "field": "", "type": "", "update": "always",
+    })  # fmt: skip
+    undone = ui.job({**body, "kind": "undo", "of": imported["id"]})  # ... the import's mapping
     assert undone["statuses"] == {"untouched": 3, "deleted": 9}
     assert all(c.get("deleted") for c in sandbox.contacts()["minimo"])
 
@@ -220,3 +223,46 @@ def test_the_page_reads_maps_and_checks_every_corpus_file(ui: Ui) -> None:
         state = ui.wait(job_id, timeout=120)
         assert state["code"] in (0, 1), (name, state["text"])
         assert sum(state["statuses"].values()) == rows, (name, state["statuses"])
+
+
+def test_odd_requests_get_a_message_not_a_bug(ui: Ui, tmp_path: Path) -> None:
+    assert ui.call("GET", "/api/jobs/nope").status_code == 404
+    assert ui.call("GET", "/api/jobs/nope").json()["error"] == (
+        "This check or import is not known here. Start it again."
+    )
+    not_multipart = ui.call("POST", "/api/files", content=b"x")
+    assert (not_multipart.status_code, not_multipart.json()["error"]) == (
+        400, "No file was uploaded. Choose a file, then press Read.",
+    )  # fmt: skip
+    source = tmp_path / "minus.csv"
+    source.write_text("Email,-Total\na@x.it,5\n")
+    file_id = ui.call("POST", "/api/files/path", json={"path": str(source)}).json()["id"]
+    ui.call("GET", f"/api/files/{file_id}/mapping?target=notifuse")
+    check = ui.job({"file": file_id, "target": "notifuse", "kind": "check"})
+    assert (check["code"], check["statuses"]) == (0, {"valid": 1})  # "-Total" is no option
+    rows = ui.call("GET", f"/api/jobs/{check['id']}/rows").json()["rows"]
+    assert rows[0]["-Total"] == "5"
+    bad_page = ui.call("GET", f"/api/jobs/{check['id']}/rows?page=abc")
+    assert (bad_page.status_code, bad_page.json()["error"]) == (
+        400, "No page 'abc': pages are numbered from 0.",
+    )  # fmt: skip
+
+
+def test_a_mapping_is_saved_next_to_the_file_but_never_over_another(ui: Ui, tmp_path: Path) -> None:
+    source = tmp_path / "leads.csv"
+    source.write_bytes((SAMPLES / "leads.csv").read_bytes())
+    file_id = ui.call("POST", "/api/files/path", json={"path": str(source)}).json()["id"]
+    ui.call("GET", f"/api/files/{file_id}/mapping?target=minimo")
+    saved = ui.call("POST", f"/api/files/{file_id}/mapping/save", json={"target": "minimo"})
+    assert saved.json() == {"saved": str(tmp_path / "leads.minimo.toml")}
+    assert 'email = "E-mail"' in (tmp_path / "leads.minimo.toml").read_text()
+    again = ui.call("POST", f"/api/files/{file_id}/mapping/save", json={"target": "minimo"})
+    assert again.status_code == 200  # its own file: saved again
+    (tmp_path / "leads.notifuse.toml").write_text("# written by hand\n")
+    ui.call("GET", f"/api/files/{file_id}/mapping?target=notifuse")
+    refused = ui.call("POST", f"/api/files/{file_id}/mapping/save", json={"target": "notifuse"})
+    assert (refused.status_code, refused.json()["error"]) == (400, (
+        f"{tmp_path / 'leads.notifuse.toml'} already exists, and this page did not write it. "
+        "Download the mapping instead, or move that file away first."
+    ))  # fmt: skip
+    assert (tmp_path / "leads.notifuse.toml").read_text() == "# written by hand\n"

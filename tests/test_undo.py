@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from importer.errors import Interrupted, UsageError
+from importer.errors import AbortError, Interrupted, UsageError
 from importer.pipeline import Context, run
 from importer.sandbox import SandboxThread
 from importer.settings import RunSettings
@@ -239,10 +239,9 @@ def test_undo_needs_a_completed_run_of_the_same_job(cli: Cli, sandbox: SandboxTh
     assert run_done.code == 0
     done = cli("undo", "leads.csv", "--mapping", "m.toml", env=sandbox_env(sandbox.base_url))
     assert done.code == 0, done.stderr
-    assert done.stderr.splitlines()[:2] == [
-        "importer: undo of leads.csv → minimo",
-        "  1 row: 1 deleted",
-    ]
+    said = done.stderr.splitlines()
+    assert said[0] == "importer: undoing: 1/1 rows, " + said[0].split(", ")[1]  # progress
+    assert said[1:3] == ["importer: undo of leads.csv → minimo", "  1 row: 1 deleted"]
     again = cli("run", "leads.csv", "--mapping", "m.toml", env=sandbox_env(sandbox.base_url))
     assert again.code == 0
     assert "(1 created), and was undone on 2026-" in again.stderr
@@ -260,3 +259,102 @@ def test_notifuse_key_never_in_the_undo_outputs(tmp_path: Path, sandbox: Sandbox
     for out in (tmp_path / "undo.csv", tmp_path / "s.json"):
         assert NOTIFUSE_KEY not in out.read_text()
     assert WORKSPACE not in (tmp_path / "undo.csv").read_text()
+
+
+def test_a_key_rejected_during_undo_is_an_abort_that_says_what_to_do(
+    cli: Cli, sandbox: SandboxThread
+) -> None:
+    (cli.cwd / "m.toml").write_text(MINIMO)
+    write(cli.cwd / "leads.csv", HEADER, [["a@x.it", "A", "", ""]])
+    assert cli("run", "leads.csv", "--mapping", "m.toml", "--classify",
+               env=sandbox_env(sandbox.base_url)).code == 0  # fmt: skip
+    wrong = sandbox_env(sandbox.base_url, MINIMO_API_KEY="mn-sandbox-wrongkey")
+    done = cli("undo", "leads.csv", "--mapping", "m.toml", env=wrong)
+    assert done.code == 3, done.stderr
+    assert "Minimo rejected the API key (HTTP 401: unauthorized). Check MINIMO_API_KEY" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr and "bug" not in done.stderr
+    assert len(minimo(sandbox)) == 1
+
+
+def test_undo_never_deletes_a_contact_minimo_matched_by_phone(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    """Under phone_match = "allow" Minimo gives a new email to the contact that has the
+    row's phone: the run's look-up (by email) reported the row created, but the contact was
+    there before. Undo sees it and leaves it."""
+    minimo_seed(sandbox, [{"email": "paolo@x.it", "phone": "+393471234567",
+                           "customFields": {"company": "Paolo Srl"}}])  # fmt: skip
+    mapping = MINIMO.replace("[fields]", '[options]\ndefault_region = "IT"\nsnapshot = true\n'
+                             '[fields]\nphone = "Phone"')  # fmt: skip
+    imported(tmp_path, sandbox, [["luca@x.it", "", "", "", "347 123 4567"]], mapping=mapping,
+             header=[*HEADER, "Phone"])  # fmt: skip
+    assert minimo(sandbox)["luca@x.it"]["id"] == 1  # Paolo, taken over: the API's behaviour
+    code, _ = undone(tmp_path, sandbox)
+    assert code == 1
+    (line,) = lines(tmp_path)
+    assert line[3] == "not_undone"
+    assert line[5].startswith("the contact was created before the run (")
+    assert line[5].endswith(
+        "): Minimo matched this row to it by phone and gave it this email, so it is not deleted"
+    )
+    assert "deleted" not in sandbox.contacts()["minimo"][0]
+
+
+def test_a_created_contact_holding_values_the_run_did_not_write_is_not_deleted() -> None:
+    from importer.undo.apis import _existed_before
+
+    written = {"email": "luca@x.it", "phone": "+393471234567", "customFields": {"a": "1"}}
+    ours = {"id": 1, "email": "luca@x.it", "phone": "+393471234567",
+            "customFields": {"a": "1"}, "marketingConsent": {}}  # fmt: skip
+    assert _existed_before(ours, written, None) is None
+    theirs = {**ours, "customFields": {"a": "1", "company": "Paolo Srl"}}
+    assert _existed_before(theirs, written, None) == (
+        "the contact holds values the run did not write (customFields.company): it was there "
+        "before the run (Minimo matches a new email by phone) or was given them since, so it "
+        "is not deleted"
+    )
+
+
+class _ListStatusDown(httpx.AsyncBaseTransport):
+    """The real sandbox, except Notifuse's contactLists.updateStatus: 503."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/contactLists.updateStatus":
+            return httpx.Response(503, json={"error": "down"})
+        async with httpx.AsyncHTTPTransport() as real:
+            answer = await real.handle_async_request(request)
+            body = await answer.aread()
+        return httpx.Response(answer.status_code, headers=answer.headers, content=body)
+
+
+def test_a_list_left_by_its_contact_is_given_back_even_when_the_fields_went_first(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    """The fields restored, the list's status refused for a while: the row stays pending,
+    and the undo run again sets the list back (it does not stop at "fields as before")."""
+    notifuse_call(sandbox, "/api/contacts.import", {
+        "contacts": [{"email": "a@x.it", "first_name": "Anna"}], "subscribe_to_lists": ["news"],
+    })  # fmt: skip
+    notifuse_call(sandbox, "/api/contactLists.updateStatus",
+                  {"email": "a@x.it", "list_id": "news", "status": "unsubscribed"})  # fmt: skip
+    mapping = (
+        'target = "notifuse"\nlists = { column = "News", list = "news" }\n[options]\n'
+        'snapshot = true\n[fields]\nemail = "Email"\nfirst_name = "First"\n'
+    )
+    imported(tmp_path, sandbox, [["a@x.it", "Annie", "yes"]], mapping=mapping,
+             header=["Email", "First", "News"])  # fmt: skip
+    assert sandbox.contacts()["notifuse"][0]["lists"] == ["news"]
+    with pytest.raises(AbortError):  # 503s after every retry: the run's abort
+        undone(tmp_path, sandbox, transport=_ListStatusDown(), max_attempts=1)
+    assert sandbox.contacts()["notifuse"][0]["first_name"] == "Anna"  # the fields went first
+    code, _ = undone(tmp_path, sandbox)
+    assert code == 0, lines(tmp_path)
+    assert lines(tmp_path)[0][3:8] == [
+        "restored", "", "",
+        "already as before the run (restored by an earlier attempt of this undo?)",
+        "list news: active → unsubscribed",
+    ]  # fmt: skip
+    (a,) = sandbox.contacts()["notifuse"]
+    assert (a["lists"], a["ended_lists"]) == ([], {"news": "unsubscribed"})

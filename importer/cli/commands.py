@@ -113,7 +113,8 @@ def _cmd_undo(ns: argparse.Namespace) -> int:
         timeout=ns.timeout,
         max_attempts=ns.max_attempts,
     )
-    code, summary = undo(settings, os.environ)
+    progress = for_stream(sys.stderr, ns.quiet, json=ns.progress_json)
+    code, summary = undo(settings, os.environ, progress=progress)
     if not ns.quiet or code:
         print(summary_text(summary), file=sys.stderr)
     return code

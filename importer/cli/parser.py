@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds per request")
     u.add_argument("--max-attempts", type=_positive_int, default=5)
     u.add_argument("--quiet", action="store_true")
+    u.add_argument(
+        "--progress-json", action="store_true", help="progress as JSON lines on stderr (programs)"
+    )
     u.add_argument("--verbose", action="store_true")
 
     w = sub.add_parser("ui", help="a local web page: pick a file, map, check, import, undo")

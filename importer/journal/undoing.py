@@ -103,7 +103,3 @@ class Undoing(Base):
                 "FROM rows r LEFT JOIN undone u USING (row) ORDER BY r.row"
             )
         )
-
-    def forget_undo(self) -> None:
-        with self._transaction():
-            self.db.execute("DELETE FROM undone")

@@ -115,7 +115,7 @@ def same(old: Any, new: Any) -> bool:
         return orjson.dumps(old, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
             new, option=orjson.OPT_SORT_KEYS
         )
-    instants = _instant(old), _instant(new)
+    instants = instant(old), instant(new)
     if instants[0] is not None and instants[1] is not None:
         return instants[0] == instants[1]
     return str(old) == str(new)
@@ -153,7 +153,8 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any) -> datetime | None:
+    """An ISO 8601 date-time written as text, or None."""
     if not isinstance(value, str) or len(value) < 10 or not value[:4].isdigit():
         return None
     try:

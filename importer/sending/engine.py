@@ -17,6 +17,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from importer.errors import AbortError, ErrorRateExceeded, ImporterError
+from importer.fanout import first_error
 from importer.journal import Journal, Outcome, PendingRow, Recorder
 from importer.progress import Progress
 from importer.sending.client import NOT_DELIVERED
@@ -115,7 +116,7 @@ async def deliver(
                     break
             tg.cancel_scope.cancel()  # done: stop watching
     except* (ImporterError, sqlite3.Error, OSError) as group:
-        raise _first(group) from None  # the one that stopped the run
+        raise first_error(group) from None  # the one that stopped the run
     finally:
         recorder.close()
     if delivery.deferred is not None and stopped() is None:
@@ -254,11 +255,3 @@ async def _next(stream: MemoryObjectReceiveStream[T]) -> T | None:
         return await stream.receive()
     except anyio.EndOfStream:
         return None
-
-
-def _first(group: BaseExceptionGroup[Exception]) -> BaseException:
-    """The first error of (nested) task groups: the one that stopped the run."""
-    found: BaseException = group
-    while isinstance(found, BaseExceptionGroup):
-        found = found.exceptions[0]
-    return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 
@@ -71,6 +72,8 @@ async def send(phase: Phase) -> None:
     """Deliver every pending row; a signal that `stopped` returns stops the workers."""
     journal, settings, creds, state = phase.journal, phase.settings, phase.creds, phase.state
     how = sent_how(settings, creds)
+    if journal.get("send_started") is None:  # undo: a contact created before it was not ours
+        journal.set("send_started", datetime.now(UTC).isoformat())
     journal.fold_attempts()  # what a killed run sent without an answer
     journal.sync_known(how)  # what a killed run acknowledged
     if settings.skip_unchanged:

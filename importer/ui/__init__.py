@@ -8,6 +8,7 @@ environment of the process (the page is told only which targets have them)."""
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import shutil
 import signal
@@ -63,6 +64,19 @@ def listening_socket(port: int) -> socket.socket:
     return sock
 
 
+def _redirect(folder: Path, url: str) -> Path:
+    """A page only this user can read that sends the browser to `url`: the token is never on
+    a browser's command line, where any user of the machine could read it (Jupyter's way)."""
+    path = folder / "open.html"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(
+            f'<!doctype html><meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+            f'<p><a href="{html.escape(url)}">Open importer</a></p>'
+        )
+    return path
+
+
 def serve(settings: UiSettings) -> int:
     """Serve until Ctrl-C; running imports are stopped as Ctrl-C stops them (resumable)."""
     folder = Path(tempfile.mkdtemp(prefix="importer-ui-"))
@@ -92,16 +106,17 @@ async def _serve(settings: UiSettings, folder: Path) -> int:
     print(f"importer ui: open {url}", flush=True)
     print("  (Ctrl-C stops it; reports are kept only while it runs: download them)", flush=True)
     if settings.open_browser:
-        webbrowser.open(url)
+        webbrowser.open(_redirect(folder, url).as_uri())
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for s in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(s, stopped.set)
     await stopped.wait()
-    for job in server.running.values():
+    running = list(server.running.values())
+    for job in running:
         job.stop()
-    for job in server.running.values():
-        if job.process is not None and job.code is None:
+    for job in running:
+        if job.process is not None and job.process.returncode is None:
             await job.process.wait()
     await runner.cleanup()
     print("importer ui: stopped", file=sys.stderr)

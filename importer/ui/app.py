@@ -6,6 +6,8 @@ whether a target has them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,12 @@ from importer.ui.downloads import converted
 from importer.ui.page import index_html
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class NotKnown(UsageError):
+    """A file or job id the server does not hold (it was restarted, or the page is old)."""
+
+    status = 404
 
 
 @dataclass
@@ -52,13 +60,13 @@ class Server:
     def file(self, request: web.Request) -> files.PickedFile:
         picked = self.picked.get(request.match_info["file"])
         if picked is None:
-            raise UsageError("This file is no longer open on the page.", "Pick it again.")
+            raise NotKnown("This file is no longer open on the page.", "Pick it again.")
         return picked
 
     def job(self, request: web.Request) -> jobs.Job:
         job = self.running.get(request.match_info["job"])
         if job is None:
-            raise UsageError("This check or import is not known here.", "Start it again.")
+            raise NotKnown("This check or import is not known here.", "Start it again.")
         return job
 
 
@@ -75,12 +83,18 @@ def routes(server: Server) -> list[web.RouteDef]:
     async def upload(request: web.Request) -> web.Response:
         if (request.content_length or 0) > s.upload_cap + (1 << 16):  # refused before reading
             raise files.TooLarge("The file", s.upload_cap)
+        if not request.content_type.startswith("multipart/"):
+            raise UsageError("No file was uploaded.", "Choose a file, then press Read.")
         reader = await request.multipart()
         part = await reader.next()
         if part is None or not isinstance(part, BodyPartReader) or part.name != "file":
             raise UsageError("No file was uploaded.", "Choose a file, then press Read.")
         path, name = await files.receive(part, s.folder / "uploads" / jobs.new_id(), s.upload_cap)
-        return _json(await _opened(path, True, name))
+        try:
+            return _json(await _opened(path, True, name))
+        except ImporterError:
+            shutil.rmtree(path.parent, ignore_errors=True)  # an unreadable upload is not kept
+            raise
 
     async def by_path(request: web.Request) -> web.Response:
         body = await _body(request)
@@ -110,8 +124,9 @@ def routes(server: Server) -> list[web.RouteDef]:
     async def edit(request: web.Request) -> web.Response:
         picked, body = s.file(request), await _body(request)
         target = _target(body.get("target"))
+        current = await asyncio.to_thread(files.suggested, picked, target)
         text = table.edit(
-            files.suggested(picked, target), target, str(body.get("column", "")),
+            current, target, str(body.get("column", "")),
             str(body.get("field", "")).strip(), str(body.get("type", "")),
             str(body.get("update", "always")),
         )  # fmt: skip
@@ -127,14 +142,28 @@ def routes(server: Server) -> list[web.RouteDef]:
                 "Download the mapping instead, or pick the file by its path.",
             )
         path = picked.path.with_name(f"{picked.path.stem}.{target}.toml")
-        path.write_text(files.suggested(picked, target), encoding="utf-8")
+        if path.exists() and path not in picked.saved:
+            raise UsageError(
+                f"{path} already exists, and this page did not write it.",
+                "Download the mapping instead, or move that file away first.",
+            )
+        text = await asyncio.to_thread(files.suggested, picked, target)
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"The mapping cannot be saved as {path}: {exc.strerror}.",
+                "Download it instead.",
+            ) from None
+        picked.saved.add(path)
         return _json({"saved": str(path)})
 
     async def mapping_file(request: web.Request) -> web.Response:
         picked = s.file(request)
         target = _target(request.query.get("target"))
+        text = await asyncio.to_thread(files.suggested, picked, target)
         return web.Response(
-            body=files.suggested(picked, target).encode(),
+            body=text.encode(),
             content_type="application/toml",
             headers=_attachment(f"{Path(picked.name).stem}.{target}.toml"),
         )
@@ -148,7 +177,13 @@ def routes(server: Server) -> list[web.RouteDef]:
         kind = str(body.get("kind"))
         if kind not in ("check", "predict", "import", "undo"):
             raise UsageError(f"Unknown action {kind!r}.")
-        checked = table.check(files.suggested(picked, target), picked.headers, picked.examples)
+        text = await asyncio.to_thread(files.suggested, picked, target)
+        if kind == "undo":  # the mapping the import ran with, whatever the table says now
+            of = s.running.get(str(body.get("of")))
+            if of is None or of.kind != "import":
+                raise UsageError("Undo takes back an import made on this page.", "Import first.")
+            text = (of.folder / "mapping.toml").read_text(encoding="utf-8")
+        checked = table.check(text, picked.headers, picked.examples)
         if checked.error:
             raise UsageError(checked.error)
         missing = s.ready()[target]
@@ -158,10 +193,11 @@ def routes(server: Server) -> list[web.RouteDef]:
         folder = s.folder / "jobs" / job_id
         folder.mkdir(parents=True)
         mapping_path = folder / "mapping.toml"
-        mapping_path.write_text(files.suggested(picked, target), encoding="utf-8")
+        mapping_path.write_text(text, encoding="utf-8")
         argv = jobs.command(
-            cast(jobs.Kind, kind), picked.path, mapping_path, folder, picked.headers, s.state
-        )
+            cast(jobs.Kind, kind), picked.path, mapping_path, folder, picked.headers, s.state,
+            fresh=body.get("fresh") is True,
+        )  # fmt: skip
         job = jobs.Job(job_id, cast(jobs.Kind, kind), folder, argv)
         s.running[job_id] = job
         await jobs.start(job, jobs.child_env(s.env))
@@ -178,15 +214,16 @@ def routes(server: Server) -> list[web.RouteDef]:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )
         await response.prepare(request)
-        while True:
-            changed = job.changed
-            await response.write(b"data: " + orjson.dumps(job.state()) + b"\n\n")
-            if job.code is not None:
-                break
-            try:
-                await asyncio.wait_for(changed.wait(), 15)
-            except TimeoutError:
-                await response.write(b": alive\n\n")
+        with contextlib.suppress(ConnectionResetError):  # the page went away: nothing to say
+            while True:
+                changed = job.changed
+                await response.write(b"data: " + orjson.dumps(job.state()) + b"\n\n")
+                if job.code is not None:
+                    break
+                try:
+                    await asyncio.wait_for(changed.wait(), 15)
+                except TimeoutError:
+                    await response.write(b": alive\n\n")
         return response
 
     async def stop(request: web.Request) -> web.Response:
@@ -198,13 +235,17 @@ def routes(server: Server) -> list[web.RouteDef]:
         job = s.job(request)
         if job.index is None:
             raise UsageError("The report is not ready yet.", "Wait for the run to end.")
-        number = int(request.query.get("page", "0") or 0)
-        found, pages = job.index.page(request.query.get("status") or None, max(number, 0))
+        page = request.query.get("page", "0") or "0"
+        if not page.isdigit():
+            raise UsageError(f"No page {page!r}: pages are numbered from 0.")
+        number = int(page)
+        found, pages = job.index.page(request.query.get("status") or None, number)
         return _json({"rows": found, "pages": pages, "page": number})
 
     async def download(request: web.Request) -> web.StreamResponse:
         job, what = s.job(request), request.match_info["what"]
-        path = await asyncio.to_thread(converted, job.folder, what)
+        async with job.lock:  # a double click converts once
+            path = await asyncio.to_thread(converted, job.folder, what)
         return web.FileResponse(path, headers=_attachment(f"{job.kind}-{what}"))
 
     return [

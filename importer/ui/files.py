@@ -47,6 +47,7 @@ class PickedFile:
     headers: tuple[str, ...]
     examples: tuple[tuple[str, ...], ...]  # per column, up to EXAMPLES distinct values
     mappings: dict[str, str] = field(default_factory=dict)  # target → the TOML being edited
+    saved: set[Path] = field(default_factory=set)  # mappings this page wrote next to it
 
 
 def read(path: Path, uploaded: bool, name: str | None = None) -> PickedFile:
@@ -100,7 +101,9 @@ def local(text: str) -> Path:
 async def receive(part: BodyPartReader, folder: Path, cap: int) -> tuple[Path, str]:
     """An uploaded file streamed to `folder` (its own name kept, path parts dropped); more
     than `cap` bytes is refused and nothing of it kept."""
-    name = Path(part.filename or "upload.csv").name or "upload.csv"
+    name = Path((part.filename or "").replace("\x00", "")).name
+    if name in ("", ".", ".."):
+        name = "upload.csv"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     size = 0

@@ -8,6 +8,7 @@ million-row report without holding it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -21,8 +22,11 @@ from typing import Any, Literal
 
 import orjson
 
+from importer.reporting.report import COLUMNS
+
 Kind = Literal["check", "predict", "import", "undo"]
-REPORT_COLUMNS = ("row", "email", "phone", "status", "contact_id", "error", "warning", "changes")
+LINE_LIMIT = 1 << 20  # a child's line (a long summary note) may be long
+FAILED = -1  # the code of a job the page could not run or follow
 PAGE = 50
 
 
@@ -41,6 +45,8 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     index: ReportIndex | None = None
+    follower: asyncio.Task[None] | None = None  # kept: a task nobody holds may be collected
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one download conversion at once
 
     @property
     def report(self) -> Path:
@@ -60,6 +66,7 @@ class Job:
         return {
             "id": self.id, "kind": self.kind, "running": self.code is None,
             "stopping": self.stopping, "code": self.code, "progress": self.progress,
+            "replayed": any("nothing sent: this job already completed" in t for t in self.text),
             "said": self.said, "text": page_text(self.text), "next": self.next_step(),
             "summary": self.summary,
             "statuses": self.index.counts() if self.index else {},
@@ -74,6 +81,8 @@ class Job:
                 "Stopped. The rows not sent yet are pending: press Import again to go on "
                 "where it stopped."
             )
+        if self.code == FAILED:
+            return "See above: once fixed, press the same button again (a job resumes)."
         if self.code in (3, 4):
             return "Not finished (see above): once fixed, press the same button again to resume."
         return None
@@ -81,10 +90,12 @@ class Job:
     def stop(self) -> None:
         """As Ctrl-C in a terminal: the run stops sending, writes its report, and the same
         job resumes where it stopped."""
-        if self.process is not None and self.code is None:
-            self.stopping = True
+        if self.process is None or self.code is not None or self.process.returncode is not None:
+            return  # it has ended (its report may still be being indexed)
+        self.stopping = True
+        with contextlib.suppress(ProcessLookupError):  # it ended just now
             self.process.send_signal(signal.SIGINT)
-            self._touch()
+        self._touch()
 
     def _touch(self) -> None:
         self.changed.set()
@@ -93,7 +104,7 @@ class Job:
 
 def command(
     kind: Kind, source: Path, mapping: Path, folder: Path, columns: Sequence[str],
-    state: Path | None,
+    state: Path | None, fresh: bool = False,
 ) -> list[str]:  # fmt: skip
     """The CLI command of a job: its outputs in the job's folder."""
     argv = [sys.executable, "-m", "importer", "undo" if kind == "undo" else "run", str(source)]
@@ -101,50 +112,71 @@ def command(
     argv += ["--summary-json", str(folder / "summary.json")]
     if state is not None:
         argv += ["--state", str(state)]
+    argv.append("--progress-json")
     if kind == "undo":
-        return [*argv, "--quiet"]
-    argv += ["--rejects", str(folder / "rejects.csv"), "--progress-json"]
-    shown = [c for c in columns if c.strip() and "," not in c and c not in REPORT_COLUMNS]
-    if shown:
-        argv += ["--report-columns", ",".join(shown)]
+        return argv
+    argv += ["--rejects", str(folder / "rejects.csv")]
+    shown = [c for c in columns if c.strip() and "," not in c and c not in COLUMNS]
+    if shown:  # one argument with `=`: a header may start with "-"
+        argv.append(f"--report-columns={','.join(shown)}")
     if kind in ("check", "predict"):
         argv.append("--dry-run")
     if kind == "predict":
         argv.append("--predict")
+    if fresh and kind == "import":
+        argv.append("--fresh")
     return argv
 
 
 async def start(job: Job, env: dict[str, str]) -> None:
     """Start the child, and follow it in the background until it ends."""
     job.folder.mkdir(parents=True, exist_ok=True)
-    job.process = await asyncio.create_subprocess_exec(
-        *job.argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        start_new_session=True,  # a Ctrl-C meant for the page does not stop the import
-    )
-    asyncio.get_running_loop().create_task(_follow(job))
+    try:
+        job.process = await asyncio.create_subprocess_exec(
+            *job.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # a Ctrl-C meant for the page does not stop the import
+            limit=LINE_LIMIT,
+        )
+    except OSError as exc:
+        job.text.append(f"importer: error: the run could not be started: {exc}.")
+        job.code = FAILED
+        return
+    job.follower = asyncio.get_running_loop().create_task(_follow(job))
 
 
 async def _follow(job: Job) -> None:
+    """The child's progress and words as they come; its report indexed once it ends. However
+    this ends, the job ends with it (never "running" for ever)."""
     assert job.process is not None and job.process.stderr is not None
-    async for raw in job.process.stderr:
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        event = _event(line)
-        if event is None:
-            job.text.append(line)
-        elif "say" in event:
-            job.said.append(str(event["say"]))
-        else:
-            job.progress = event
+    code = FAILED
+    try:
+        async for raw in job.process.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            event = _event(line)
+            if event is None:
+                job.text.append(line)
+            elif "say" in event:
+                job.said.append(str(event["say"]))
+            else:
+                job.progress = event
+            job._touch()
+        code = await job.process.wait()
+        if job.report.exists():
+            job.index = await asyncio.to_thread(ReportIndex.build, job.report)
+    except (OSError, ValueError, orjson.JSONDecodeError) as exc:
+        job.text.append(f"importer: error: the page lost track of this run: {exc}.")
+        if job.process.returncode is None:
+            job.process.kill()
+        with contextlib.suppress(OSError, ValueError):
+            await job.process.stderr.read()  # to its end: the pipe is closed
+        await job.process.wait()
+    finally:
+        job.code = code  # ended only once its report can be read
         job._touch()
-    code = await job.process.wait()
-    if job.report.exists():
-        job.index = await asyncio.to_thread(ReportIndex.build, job.report)
-    job.code = code  # ended only once its report can be read
-    job._touch()
 
 
 def page_text(lines: Sequence[str]) -> str:
@@ -159,9 +191,14 @@ def page_text(lines: Sequence[str]) -> str:
         and not line.startswith("importer: stopping:")
     ]
     text = "\n".join(kept).strip("\n")
-    return text.replace("run the same command again", "press the same button again").replace(
-        "Run the same command again", "Press the same button again"
-    )
+    for cli, page in (
+        ("run the same command again", "press the same button again"),
+        ("Run the same command again", "Press the same button again"),
+        ("run with --fresh to import the file again", "press Import from the start to import "
+         "the file again"),
+    ):  # fmt: skip
+        text = text.replace(cli, page)
+    return text
 
 
 def _event(line: str) -> dict[str, Any] | None:

@@ -21,7 +21,9 @@ import orjson
 from importer.errors import AbortError, ImporterError, Interrupted, UsageError
 from importer.fanout import each
 from importer.journal import Journal, Undone, Written, account_path, journal_path
+from importer.lookups.compare import instant
 from importer.mapping import load_mapping
+from importer.progress import NullProgress, Progress
 from importer.reading import ReadOptions, open_source
 from importer.reporting import check_outputs, write_report, write_summary
 from importer.sending import phase
@@ -88,7 +90,7 @@ class UndoSettings:
 
 @dataclass
 class _Progress:
-    done: int = 0
+    progress: Progress = field(default_factory=NullProgress)  # rows undone, as they go
     left: int = 0
     cause: str = ""
     requests: int = 0
@@ -106,7 +108,12 @@ class NotUndoneYet(AbortError):
         )
 
 
-def undo(settings: UndoSettings, env: Any, transport: Any = None) -> tuple[int, dict[str, Any]]:
+def undo(
+    settings: UndoSettings,
+    env: Any,
+    transport: Any = None,
+    progress: Progress | None = None,
+) -> tuple[int, dict[str, Any]]:
     """Undo the job's last completed run; (exit code, summary)."""
     started = time.monotonic()
     mapping = load_mapping(settings.mapping, settings.target)
@@ -132,7 +139,7 @@ def undo(settings: UndoSettings, env: Any, transport: Any = None) -> tuple[int, 
                 "The last run of this job has not completed: nothing is undone before it is.",
                 "Run the same `importer run` command to finish it, then undo it.",
             )
-        state = _Progress()
+        state = _Progress(progress or NullProgress())
         failure: ImporterError | None = None
         if journal.get("undone"):
             when = str(orjson.loads(journal.get("undone") or "{}").get("at", ""))[:16]
@@ -200,16 +207,19 @@ async def _undo_rows(
 ) -> None:
     client = phase.new_client(creds, run, transport, run.concurrency)
     undoer: Undoer = (
-        MinimoUndo(client)
+        MinimoUndo(client, instant(journal.get("send_started")))
         if creds.target == "minimo"
         else NotifuseUndo(client, creds.workspace_id, run.list_id)
     )
+    state.progress.watch(client.stats)
+    state.progress.start("undoing", journal.left_to_undo())
     try:
         for _ in range(PASSES):
             if signals.poll() is not None or journal.left_to_undo() == 0:
                 break
             await _one_pass(journal, undoer, run.concurrency, signals, state)
     finally:
+        state.progress.close()
         state.requests = client.stats.requests
         await client.aclose()
     state.left = journal.left_to_undo() if signals.poll() is None else 0
@@ -225,7 +235,7 @@ async def _one_pass(
     def flush() -> None:
         if done:
             journal.record_undone(done)
-            state.done += len(done)
+            state.progress.advance(len(done))
             done.clear()
 
     async def undo_one(row: Written) -> None:

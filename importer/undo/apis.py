@@ -8,12 +8,22 @@ way to remove a list membership: one the contact did not have before stays, name
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
 
 from importer.journal import Undone, Written
-from importer.lookups.compare import contact_of, fields_of, is_empty, memberships, same, shown
+from importer.lookups.compare import (
+    SUBSCRIBED,
+    contact_of,
+    fields_of,
+    instant,
+    is_empty,
+    memberships,
+    same,
+    shown,
+)
 from importer.lookups.rules import ENDED
 from importer.sending.client import ApiClient, Reply, error_text, json_object
 from importer.sending.minimo import CONTACTS, by_email_path
@@ -60,8 +70,11 @@ def changed_since(target: Target, written: dict[str, Any], current: dict[str, An
 
 
 class MinimoUndo:
-    def __init__(self, client: ApiClient) -> None:
+    """`started`: when the run began sending (a contact created before it is not its own)."""
+
+    def __init__(self, client: ApiClient, started: datetime | None = None) -> None:
         self.client = client
+        self.started = started
 
     async def undo(self, row: Written) -> Undone:
         early = _first_check(row)
@@ -69,10 +82,16 @@ class MinimoUndo:
             return early
         written = orjson.loads(row.payload)
         reply = await self.client.call("GET", by_email_path(row.email))
-        current = _checked("minimo", row, reply)
-        if isinstance(current, Undone):
-            return current
+        checked = _checked("minimo", row, reply)
+        if isinstance(checked, Undone):
+            return checked
+        current, already = checked
+        if already:
+            return Undone(row.row, "restored", warning=AGAIN)
         if row.status == "created":
+            existed = _existed_before(current, written, self.started)
+            if existed:
+                return not_undone(row, existed)
             return self._answer(
                 row, await self.client.call("DELETE", f"{CONTACTS}/{current['id']}")
             )
@@ -100,20 +119,49 @@ class MinimoUndo:
         return not_undone(row, error_text(reply.status, reply.body, reply.text))
 
 
-def _checked(target: Target, row: Written, reply: Reply) -> dict[str, Any] | Undone:
-    """The contact as its look-up found it now, or the row's outcome when it must not (or
-    need not) be touched: gone, another contact, already restored, or changed since."""
+def _existed_before(
+    current: dict[str, Any], written: dict[str, Any], started: datetime | None
+) -> str | None:
+    """Why a contact the run reported `created` may be one that was there before it: Minimo
+    matches a new email to the contact that has the row's phone and gives it the email (the
+    run's look-up by email could not know). Created before the run, or holding values the
+    run did not write, it is not deleted."""
+    created = instant(current.get("createdAt"))
+    if created is not None and started is not None and created < started:
+        return (
+            f"the contact was created before the run ({current['createdAt']}): Minimo matched "
+            "this row to it by phone and gave it this email, so it is not deleted"
+        )
+    wrote = {name.casefold() for name, _ in fields_of("minimo", written, folded=False)}
+    other = [
+        name
+        for name, value in fields_of("minimo", current, folded=False)
+        if name.casefold() not in wrote and not is_empty(value)
+    ]
+    if other:
+        return (
+            f"the contact holds values the run did not write ({', '.join(other)}): it was there "
+            "before the run (Minimo matches a new email by phone) or was given them since, so "
+            "it is not deleted"
+        )
+    return None
+
+
+def _checked(target: Target, row: Written, reply: Reply) -> tuple[dict[str, Any], bool] | Undone:
+    """The contact as its look-up found it now, and whether its fields are already back as
+    before (an attempt of this undo whose answer was lost restored them); or the row's
+    outcome when it must not be touched: gone, another contact, or changed since."""
     current = contact_of(target, reply.body) if reply.status == 200 else None
     refused = _gone_or_other(row, reply, current)
     if refused is not None:
         return refused
     assert current is not None
     if _done_before(target, row, current):
-        return Undone(row.row, "restored", warning=AGAIN)
+        return current, True
     since = changed_since(target, orjson.loads(row.payload), current)
     if since:
         return not_undone(row, f"changed since the run: {since}")
-    return current
+    return current, False
 
 
 AGAIN = "already as before the run (restored by an earlier attempt of this undo?)"
@@ -201,9 +249,10 @@ class NotifuseUndo:
             "/api/contacts.getByEmail",
             params={"workspace_id": self.workspace_id, "email": row.email},
         )
-        current = _checked("notifuse", row, reply)
-        if isinstance(current, Undone):
-            return current
+        checked = _checked("notifuse", row, reply)
+        if isinstance(checked, Undone):
+            return checked
+        current, already = checked
         if row.status == "created":
             reply = await self._post("/api/contacts.delete", {"email": orjson.dumps(row.email)})
             if reply.status == 200:
@@ -212,34 +261,40 @@ class NotifuseUndo:
         assert row.before is not None
         before = orjson.loads(row.before)
         contact, back = _notifuse_restore(row.email, written, before)
-        if back:
+        if back and not already:
             reply = await self._post("/api/contacts.upsert", {"contact": orjson.dumps(contact)})
             if reply.status != 200:
                 return not_undone(row, error_text(reply.status, reply.body, reply.text))
+        if already:
+            back = []
+        warnings = [AGAIN] if already else []
         stays = []
         for name in self._subscribed(row):
-            status = memberships(before).get(name)
-            if status is None:
+            had, now = memberships(before).get(name), memberships(current).get(name)
+            if had is None:
                 stays.append(name)
-            elif status in ENDED:
+            elif had in ENDED and now in SUBSCRIBED:  # what the run set: given back
                 reply = await self._post(
                     "/api/contactLists.updateStatus",
                     {
                         "email": orjson.dumps(row.email),
                         "list_id": orjson.dumps(name),
-                        "status": orjson.dumps(status),
+                        "status": orjson.dumps(had),
                     },
                 )
                 if reply.status == 200:
-                    back.append(f"list {name}: active → {status}")
+                    back.append(f"list {name}: {now} → {had}")
                 else:
-                    stays.append(name)
-        warning = None
+                    why = error_text(reply.status, reply.body, reply.text)
+                    warnings.append(f"list {name}: not set back to {had}: {why}")
+            elif had in ENDED and now != had:
+                warnings.append(f"list {name}: {now or 'no membership'} since the run, left so")
         if stays:
-            warning = (
+            warnings.append(
                 f"still subscribed to {', '.join(stays)}: not a member before the run (a "
                 "membership cannot be removed through the API)"
             )
+        warning = "; ".join(warnings) or None
         return Undone(row.row, "restored", None, warning, "; ".join(back) or None)
 
     def _subscribed(self, row: Written) -> list[str]:

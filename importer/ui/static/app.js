@@ -173,13 +173,15 @@ function readiness() {
 }
 
 // ---- 3 and 4: jobs -----------------------------------------------------------------------
-async function startJob(kind, into) {
+async function startJob(kind, into, fresh = false) {
   showError("");
   let job;
+  const body = { file: state.file.id, target: state.target, kind, fresh };
+  if (kind === "undo") body.of = state.current;  // the import it takes back, with its mapping
   try {
-    job = await api("POST", "/api/jobs", { file: state.file.id, target: state.target, kind });
+    job = await api("POST", "/api/jobs", body);
   } catch (e) { showError(e.message); return null; }
-  if (kind === "import") state.current = job.id;
+  if (kind === "import") state.current = job.id;  // what Stop stops and Undo takes back
   const view = $("#result-template").content.firstElementChild.cloneNode(true);
   into.replaceChildren(view);
   return follow(job, view);
@@ -306,16 +308,23 @@ function reportRow(row, columns) {
 $("#check").addEventListener("click", () => startJob("check", $("#check-result")));
 $("#predict").addEventListener("click", () => startJob("predict", $("#check-result")));
 
-$("#import").addEventListener("click", async () => {
+async function importing(fresh) {
   $("#import").disabled = true;
+  $("#fresh").hidden = true;
   $("#stop").hidden = false;
   $("#undo").hidden = true;
   $("#undo-result").replaceChildren();
-  const pending = startJob("import", $("#import-result"));
-  const done = await pending;
+  const done = await startJob("import", $("#import-result"), fresh);
   $("#stop").hidden = true;
   readiness();
-  $("#undo").hidden = !(done && done.code !== null && [0, 1].includes(done.code));
+  const ended = Boolean(done && done.code !== null && [0, 1].includes(done.code));
+  $("#undo").hidden = !ended || /was undone on/.test(done.text);
+  $("#fresh").hidden = !(done && done.replayed);  // a finished job imports again only afresh
+}
+
+$("#import").addEventListener("click", () => importing(false));
+$("#fresh").addEventListener("click", () => {
+  if (confirm("Import the whole file again, as if it had never been imported?")) importing(true);
 });
 
 $("#stop").addEventListener("click", async () => {
@@ -326,7 +335,8 @@ $("#stop").addEventListener("click", async () => {
 $("#undo").addEventListener("click", async () => {
   if (!confirm("Undo this import: delete the contacts it created and give back the values it changed?")) return;
   $("#undo").hidden = true;
-  await startJob("undo", $("#undo-result"));
+  const done = await startJob("undo", $("#undo-result"));
+  $("#undo").hidden = Boolean(done && [0, 1].includes(done.code));  // not finished: again
 });
 
 readiness();
