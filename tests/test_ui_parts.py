@@ -14,6 +14,7 @@ import pytest
 
 from importer.errors import UsageError
 from importer.reporting.tables import open_table
+from importer.settings import Target
 from importer.ui.jobs import PAGE, Job, ReportIndex, page_text, start
 from importer.ui.table import check, edit
 
@@ -164,3 +165,15 @@ def test_the_browser_is_sent_the_token_through_a_file_only_this_user_reads(
         '<meta http-equiv="refresh" content="0;url=http://127.0.0.1:8765/?token=abc&amp;x=1">'
         in (page.read_text())
     )
+
+
+@pytest.mark.parametrize("name", ["leads.csv", "leads.xlsx"])
+@pytest.mark.parametrize("target", ["minimo", "notifuse"])
+def test_the_page_suggests_exactly_what_mapping_suggest_prints(name: str, target: Target) -> None:
+    from importer.reading import ReadOptions
+    from importer.suggest import suggest_for_file
+    from importer.ui.files import read, suggested
+    from tests.conftest import SAMPLES
+
+    picked = read(SAMPLES / name, uploaded=False)
+    assert suggested(picked, target) == suggest_for_file(SAMPLES / name, target, ReadOptions())

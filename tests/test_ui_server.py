@@ -167,6 +167,21 @@ def test_credentials_never_reach_the_page_or_an_answer(ui: Ui) -> None:
         assert MINIMO_KEY not in text and NOTIFUSE_KEY not in text
 
 
+def test_credentials_never_reach_what_the_server_prints(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    with running_ui(tmp_path, sandbox_env(sandbox.base_url), "--verbose") as ui:
+        opened = ui.call("POST", "/api/files/path", json={"path": str(SAMPLES / "leads.csv")})
+        file_id = opened.json()["id"]
+        ui.call("GET", f"/api/files/{file_id}/mapping?target=minimo")
+        assert ui.job({"file": file_id, "target": "minimo", "kind": "import"})["code"] == 1
+    assert ui.output == (  # after the link (read at start): the token is in no other line
+        "  (Ctrl-C stops it; reports are kept only while it runs: download them)\n"
+        "importer ui: stopped\n"
+    )
+    assert MINIMO_KEY not in ui.output and NOTIFUSE_KEY not in ui.output
+
+
 def test_without_credentials_the_page_says_which_variables_to_set(tmp_path: Path) -> None:
     with running_ui(tmp_path, {}) as ui:
         page = httpx.get(ui.url).text

@@ -25,6 +25,7 @@ class Ui:
     base: str
     token: str
     process: subprocess.Popen[str]
+    output: str = ""  # what it printed (stdout and stderr), once stopped
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {TOKEN_HEADER: self.token, **kwargs.pop("headers", {})}
@@ -62,13 +63,15 @@ def running_ui(tmp: Path, env: dict[str, str], *extra: str) -> Iterator[Ui]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    found: Ui | None = None
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert line.startswith("importer ui: open http://127.0.0.1:"), line
         url = line.split("open ", 1)[1].strip()
         base_url, token = url.split("/?token=")
-        yield Ui(url, base_url, token, process)
+        found = Ui(url, base_url, token, process)
+        yield found
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -76,6 +79,10 @@ def running_ui(tmp: Path, env: dict[str, str], *extra: str) -> Iterator[Ui]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        printed = []
         for stream in (process.stdout, process.stderr):
             if stream is not None:
+                printed.append(stream.read())
                 stream.close()
+        if found is not None:
+            found.output = "".join(printed)

@@ -6,6 +6,6 @@ Whatever the headers are, the text parses and binds to them (`parse_mapping` + `
 first `--dry-run` with it fails only on the data, never on the mapping itself.
 """
 
-from importer.suggest.choose import suggest_for_file, suggest_mapping
+from importer.suggest.choose import suggest_for_file, suggest_for_sample, suggest_mapping
 
-__all__ = ["suggest_for_file", "suggest_mapping"]
+__all__ = ["suggest_for_file", "suggest_for_sample", "suggest_mapping"]

@@ -73,11 +73,23 @@ def suggest_for_file(path: Path, target: Target, read: ReadOptions, sample: int 
                 break
             if not row.empty:
                 rows.append(row.cells)
-        origin = (
-            f"Read from {source.description}, header on row {source.header_row}; "
-            f"{len(rows)} data row{'' if len(rows) == 1 else 's'} sampled."
-        )
-    return _suggest(source.headers, target, rows, origin)
+    return suggest_for_sample(source.headers, target, rows, source.description, source.header_row)
+
+
+def suggest_for_sample(
+    headers: Sequence[str],
+    target: Target,
+    rows: Sequence[Sequence[Cell]],
+    description: str,
+    header_row: int,
+) -> str:
+    """`suggest_for_file` for rows already read from the file (`importer ui` reads them once
+    for its table and its suggestion)."""
+    origin = (
+        f"Read from {description}, header on row {header_row}; "
+        f"{len(rows)} data row{'' if len(rows) == 1 else 's'} sampled."
+    )
+    return _suggest(headers, target, rows, origin)
 
 
 def _suggest(

@@ -12,9 +12,9 @@ from aiohttp import BodyPartReader
 
 from importer.cells import cell_text
 from importer.errors import SourceError, UsageError
-from importer.reading import ReadOptions, open_source
+from importer.reading import Cell, ReadOptions, open_source
 from importer.settings import Target
-from importer.suggest import suggest_for_file
+from importer.suggest import suggest_for_sample
 
 
 class TooLarge(UsageError):
@@ -30,7 +30,7 @@ class TooLarge(UsageError):
         )
 
 
-SAMPLE_ROWS = 200
+SAMPLE_ROWS = 200  # as `mapping suggest` samples
 EXAMPLES = 3
 CHUNK = 1 << 16
 
@@ -46,42 +46,47 @@ class PickedFile:
     description: str
     headers: tuple[str, ...]
     examples: tuple[tuple[str, ...], ...]  # per column, up to EXAMPLES distinct values
+    header_row: int
+    sample: list[tuple[Cell, ...]]  # the first SAMPLE_ROWS non-empty rows
     mappings: dict[str, str] = field(default_factory=dict)  # target → the TOML being edited
     saved: set[Path] = field(default_factory=set)  # mappings this page wrote next to it
 
 
 def read(path: Path, uploaded: bool, name: str | None = None) -> PickedFile:
-    """Headers and sample values of a file; an unreadable file raises the reader's error."""
-    columns: list[list[str]] = []
+    """Headers and a sample of a file (what the table shows and the suggestion reads), read
+    once; an unreadable file raises the reader's error."""
+    sample: list[tuple[Cell, ...]] = []
     with open_source(path, ReadOptions()) as source:
-        columns = [[] for _ in source.headers]
-        seen = 0
         for row in source.rows():
-            if seen >= SAMPLE_ROWS:
+            if len(sample) >= SAMPLE_ROWS:
                 break
-            if row.empty:
-                continue
-            seen += 1
-            for values, cell in zip(columns, row.cells, strict=False):
-                text = cell_text(cell)
-                if text and text not in values and len(values) < EXAMPLES:
-                    values.append(text)
-        description, headers = source.description, source.headers
+            if not row.empty:
+                sample.append(row.cells)
+    columns: list[list[str]] = [[] for _ in source.headers]
+    for cells in sample:
+        for values, cell in zip(columns, cells, strict=False):
+            text = cell_text(cell)
+            if text and text not in values and len(values) < EXAMPLES:
+                values.append(text)
     return PickedFile(
         id=secrets.token_hex(8),
         path=path,
         name=name or path.name,
         uploaded=uploaded,
-        description=description,
-        headers=tuple(headers),
+        description=source.description,
+        headers=tuple(source.headers),
         examples=tuple(tuple(v) for v in columns),
+        header_row=source.header_row,
+        sample=sample,
     )
 
 
 def suggested(picked: PickedFile, target: Target) -> str:
     """The TOML being edited for `target`: the suggestion, made once."""
     if target not in picked.mappings:
-        picked.mappings[target] = suggest_for_file(picked.path, target, ReadOptions())
+        picked.mappings[target] = suggest_for_sample(
+            picked.headers, target, picked.sample, picked.description, picked.header_row
+        )
     return picked.mappings[target]
 
 
