@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from importer.sandbox import SandboxConfig, SandboxThread
@@ -82,3 +83,13 @@ class Cli:
             check=False,
         )
         return Result(done.returncode, done.stdout, done.stderr)
+
+
+async def through(request: httpx.Request) -> httpx.Response:
+    """`request` sent over the real network, its answer read whole: what a test transport
+    does with every request it does not fault (a fresh transport each time: a run has
+    several event loops)."""
+    async with httpx.AsyncHTTPTransport() as real:
+        answer = await real.handle_async_request(request)
+        body = await answer.aread()
+    return httpx.Response(answer.status_code, headers=answer.headers, content=body)

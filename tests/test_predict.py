@@ -17,7 +17,7 @@ from importer.errors import AbortError, Interrupted, UsageError
 from importer.pipeline import Context, RunResult, run
 from importer.sandbox import SandboxThread
 from importer.settings import RunSettings
-from tests.conftest import MINIMO_KEY, NOTIFUSE_KEY, WORKSPACE, sandbox_env
+from tests.conftest import MINIMO_KEY, NOTIFUSE_KEY, WORKSPACE, sandbox_env, through
 
 HEADER = ["Email", "Phone", "City"]
 
@@ -172,10 +172,7 @@ class _Failing(httpx.AsyncBaseTransport):
                 os.kill(os.getpid(), signal.SIGINT)
             if any(request.url.path.endswith("/" + e) for e in self.failing):
                 return httpx.Response(503, json={"error": "busy"})
-        async with httpx.AsyncHTTPTransport() as real:  # a run has several event loops
-            answer = await real.handle_async_request(request)
-            body = await answer.aread()
-        return httpx.Response(answer.status_code, headers=answer.headers, content=body)
+        return await through(request)
 
 
 def _lookups(sb: SandboxThread, since: int) -> list[str]:

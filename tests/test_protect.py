@@ -12,7 +12,7 @@ import httpx
 from importer.pipeline import Context, RunResult, run
 from importer.sandbox import SandboxThread
 from importer.settings import RunSettings
-from tests.conftest import MINIMO_KEY, NOTIFUSE_KEY, WORKSPACE, sandbox_env
+from tests.conftest import MINIMO_KEY, NOTIFUSE_KEY, WORKSPACE, sandbox_env, through
 
 
 def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -317,10 +317,7 @@ class _RefusePut(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "PUT":
             return httpx.Response(400, json={"error": "invalid_phone_number"})
-        async with httpx.AsyncHTTPTransport() as real:
-            answer = await real.handle_async_request(request)
-            body = await answer.aread()
-        return httpx.Response(answer.status_code, headers=answer.headers, content=body)
+        return await through(request)
 
 
 def test_protect_keeps_the_contact_when_its_phone_is_refused(

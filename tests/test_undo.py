@@ -17,7 +17,7 @@ from importer.pipeline import Context, run
 from importer.sandbox import SandboxThread
 from importer.settings import RunSettings
 from importer.undo import UndoSettings, undo
-from tests.conftest import MINIMO_KEY, NOTIFUSE_KEY, WORKSPACE, Cli, sandbox_env
+from tests.conftest import MINIMO_KEY, NOTIFUSE_KEY, WORKSPACE, Cli, sandbox_env, through
 from tests.test_protect import minimo, minimo_seed, notifuse_call, write
 
 MINIMO = """target = "minimo"
@@ -171,10 +171,7 @@ class _Interrupting(httpx.AsyncBaseTransport):
             self.deletes += 1
             if self.deletes == self.after:
                 os.kill(os.getpid(), signal.SIGINT)
-        async with httpx.AsyncHTTPTransport() as real:
-            answer = await real.handle_async_request(request)
-            body = await answer.aread()
-        return httpx.Response(answer.status_code, headers=answer.headers, content=body)
+        return await through(request)
 
 
 def test_an_undo_interrupted_resumes_where_it_stopped(
@@ -323,10 +320,7 @@ class _ListStatusDown(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/contactLists.updateStatus":
             return httpx.Response(503, json={"error": "down"})
-        async with httpx.AsyncHTTPTransport() as real:
-            answer = await real.handle_async_request(request)
-            body = await answer.aread()
-        return httpx.Response(answer.status_code, headers=answer.headers, content=body)
+        return await through(request)
 
 
 def test_a_list_left_by_its_contact_is_given_back_even_when_the_fields_went_first(
