@@ -143,7 +143,7 @@ def test_the_flow_over_http_check_predict_import_undo(ui: Ui, sandbox: SandboxTh
     assert len(sandbox.contacts()["minimo"]) == 9
     report = ui.call("GET", f"/api/jobs/{imported['id']}/download/report.csv")
     assert report.status_code == 200
-    assert report.text.splitlines()[0].startswith("\ufeffrow,email,phone,status,contact_id")
+    assert report.text.splitlines()[0].startswith("\ufeffrow;email;phone;status;contact_id")
     rejects = ui.call("GET", f"/api/jobs/{imported['id']}/download/rejects.csv")
     assert "anna.ferrari@@gmail.com" in rejects.text
     ui.call("POST", f"/api/files/{file_id}/mapping/edit", json={  # edited after the import:
@@ -273,11 +273,17 @@ def test_a_mapping_is_saved_next_to_the_file_but_never_over_another(ui: Ui, tmp_
     assert 'email = "E-mail"' in (tmp_path / "leads.minimo.toml").read_text()
     again = ui.call("POST", f"/api/files/{file_id}/mapping/save", json={"target": "minimo"})
     assert again.status_code == 200  # its own file: saved again
-    (tmp_path / "leads.notifuse.toml").write_text("# written by hand\n")
-    ui.call("GET", f"/api/files/{file_id}/mapping?target=notifuse")
+    ui.call("GET", f"/api/files/{file_id}/mapping?target=notifuse")  # the suggestion, then
+    (tmp_path / "leads.notifuse.toml").write_text("# written by hand\n")  # a file appears
     refused = ui.call("POST", f"/api/files/{file_id}/mapping/save", json={"target": "notifuse"})
     assert (refused.status_code, refused.json()["error"]) == (400, (
         f"{tmp_path / 'leads.notifuse.toml'} already exists, and this page did not write it. "
         "Download the mapping instead, or move that file away first."
     ))  # fmt: skip
     assert (tmp_path / "leads.notifuse.toml").read_text() == "# written by hand\n"
+    again_picked = ui.call("POST", "/api/files/path", json={"path": str(source)}).json()["id"]
+    mapping = ui.call("GET", f"/api/files/{again_picked}/mapping?target=minimo").json()
+    assert mapping["toml"] == (tmp_path / "leads.minimo.toml").read_text()  # the saved one
+    assert mapping["loaded"] == str(tmp_path / "leads.minimo.toml")
+    hand = ui.call("GET", f"/api/files/{again_picked}/mapping?target=notifuse").json()
+    assert hand["toml"] == "# written by hand\n" and hand["error"] is not None

@@ -141,13 +141,13 @@ def routes(server: Server) -> list[web.RouteDef]:
                 "An uploaded file has no folder on this computer to save the mapping next to.",
                 "Download the mapping instead, or pick the file by its path.",
             )
-        path = picked.path.with_name(f"{picked.path.stem}.{target}.toml")
+        path = files.saved_path(picked, target)
+        text = await asyncio.to_thread(files.suggested, picked, target)
         if path.exists() and path not in picked.saved:
             raise UsageError(
                 f"{path} already exists, and this page did not write it.",
                 "Download the mapping instead, or move that file away first.",
             )
-        text = await asyncio.to_thread(files.suggested, picked, target)
         try:
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -198,7 +198,7 @@ def routes(server: Server) -> list[web.RouteDef]:
             cast(jobs.Kind, kind), picked.path, mapping_path, folder, picked.headers, s.state,
             fresh=body.get("fresh") is True,
         )  # fmt: skip
-        job = jobs.Job(job_id, cast(jobs.Kind, kind), folder, argv)
+        job = jobs.Job(job_id, cast(jobs.Kind, kind), folder, argv, delimiter=picked.delimiter)
         s.running[job_id] = job
         await jobs.start(job, jobs.child_env(s.env))
         return _json(job.state())
@@ -245,7 +245,7 @@ def routes(server: Server) -> list[web.RouteDef]:
     async def download(request: web.Request) -> web.StreamResponse:
         job, what = s.job(request), request.match_info["what"]
         async with job.lock:  # a double click converts once
-            path = await asyncio.to_thread(converted, job.folder, what)
+            path = await asyncio.to_thread(converted, job.folder, what, job.delimiter)
         return web.FileResponse(path, headers=_attachment(f"{job.kind}-{what}"))
 
     return [
@@ -272,6 +272,7 @@ def _mapping(picked: files.PickedFile, target: Target, text: str) -> dict[str, A
         "toml": text, "error": checked.error, "choices": table.choices(target),
         "lines": [line.as_json() for line in checked.lines],
         "target": checked.mapping.target if checked.mapping else target,
+        "loaded": str(picked.loaded[target]) if target in picked.loaded else None,
     }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """What the page offers to download from a job: its report as CSV or XLSX (converted from
 the JSONL the run wrote, with the same writers, formula guard and column widths as a
-run's report), its rejects, its summary and the mapping it ran with."""
+run's report, in the source's delimiter), its rejects, its summary and the mapping it ran
+with (what `importer undo` needs later, byte for byte)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ FILES = {
 REPORTS = ("report.csv", "report.xlsx")
 
 
-def converted(folder: Path, what: str) -> Path:
+def converted(folder: Path, what: str, delimiter: str = ",") -> Path:
     """The file to send for `what`, made once."""
     if what in FILES:
         path = folder / FILES[what]
@@ -32,16 +33,16 @@ def converted(folder: Path, what: str) -> Path:
     if not source.exists():
         raise UsageError("This run wrote no report (it stopped before reading the file).")
     if not out.exists() or out.stat().st_mtime < source.stat().st_mtime:
-        _convert(source, out)
+        _convert(source, out, delimiter)
     return out
 
 
-def _convert(source: Path, out: Path) -> None:
+def _convert(source: Path, out: Path, delimiter: str) -> None:
     with source.open("rb") as fh:
         first = fh.readline()
         columns = list(orjson.loads(first)) if first.strip() else ["row", "status"]
         columns = [c for c in columns if c != "extra"]
-        table = open_table(out, columns)
+        table = open_table(out, columns, delimiter=delimiter)
         fh.seek(0)
         for line in fh:
             row = orjson.loads(line)

@@ -48,8 +48,10 @@ class PickedFile:
     examples: tuple[tuple[str, ...], ...]  # per column, up to EXAMPLES distinct values
     header_row: int
     sample: list[tuple[Cell, ...]]  # the first SAMPLE_ROWS non-empty rows
+    delimiter: str  # a CSV source's own (its reports use it too); "," otherwise
     mappings: dict[str, str] = field(default_factory=dict)  # target → the TOML being edited
     saved: set[Path] = field(default_factory=set)  # mappings this page wrote next to it
+    loaded: dict[str, Path] = field(default_factory=dict)  # target → the saved mapping read
 
 
 def read(path: Path, uploaded: bool, name: str | None = None) -> PickedFile:
@@ -78,15 +80,28 @@ def read(path: Path, uploaded: bool, name: str | None = None) -> PickedFile:
         examples=tuple(tuple(v) for v in columns),
         header_row=source.header_row,
         sample=sample,
+        delimiter=source.delimiter,
     )
 
 
+def saved_path(picked: PickedFile, target: Target) -> Path:
+    """Where *Save it next to the file* writes the mapping: `leads.minimo.toml`."""
+    return picked.path.with_name(f"{picked.path.stem}.{target}.toml")
+
+
 def suggested(picked: PickedFile, target: Target) -> str:
-    """The TOML being edited for `target`: the suggestion, made once."""
+    """The TOML being edited for `target`: the one saved next to the file when there is one
+    (the page's own, or written by hand), else the suggestion, made once."""
     if target not in picked.mappings:
-        picked.mappings[target] = suggest_for_sample(
-            picked.headers, target, picked.sample, picked.description, picked.header_row
-        )
+        saved = saved_path(picked, target)
+        if not picked.uploaded and saved.is_file():
+            picked.mappings[target] = saved.read_text(encoding="utf-8-sig")
+            picked.saved.add(saved)  # the person chose it: saving over it is theirs to do
+            picked.loaded[target] = saved
+        else:
+            picked.mappings[target] = suggest_for_sample(
+                picked.headers, target, picked.sample, picked.description, picked.header_row
+            )
     return picked.mappings[target]
 
 

@@ -36,6 +36,7 @@ class Job:
     kind: Kind
     folder: Path
     argv: list[str]
+    delimiter: str = ","  # of its CSV downloads: the source's, as the CLI's reports
     process: asyncio.subprocess.Process | None = None
     progress: dict[str, Any] = field(default_factory=dict)
     said: list[str] = field(default_factory=list)  # the run's notes, as they come

@@ -102,7 +102,8 @@ function showMapping(m) {
   body.replaceChildren(...m.lines.map((line) => columnRow(line, m.choices)));
   $("#toml-download").href = withToken(`/api/files/${state.file.id}/mapping.toml?target=${state.target}`);
   $("#toml-save").disabled = !state.file.path;
-  $("#toml-saved").textContent = state.file.path ? "" : "An uploaded file: download the mapping to keep it.";
+  $("#toml-saved").textContent = m.loaded ? `The mapping saved next to the file: ${m.loaded}`
+    : state.file.path ? "" : "An uploaded file: download the mapping to keep it.";
   readiness();
 }
 
@@ -231,9 +232,10 @@ function render(job, view) {
   summary.textContent = job.text;
   if (!job.running) {
     const downloads = $(".downloads", view);
-    downloads.hidden = job.kind === "undo";
+    downloads.hidden = false;
     for (const link of downloads.querySelectorAll("a")) {
       link.href = withToken(`/api/jobs/${job.id}/download/${link.dataset.what}`);
+      link.hidden = job.kind === "undo" && link.dataset.what === "rejects.csv";
     }
     if (Object.keys(job.statuses).length && !view.dataset.shown) {
       view.dataset.shown = "1";
