@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 import anyio
 
@@ -27,26 +27,37 @@ from importer.settings import RunSettings, Target, credentials_from_env, state_d
 EXIT_INTERNAL = 70
 
 
+def _job(ns: argparse.Namespace) -> dict[str, Any]:
+    """What `run` and `undo` are both given: the job's identity and how to send."""
+    return {
+        "source": ns.source,
+        "mapping": ns.mapping,
+        "target": cast(Target | None, ns.target),
+        "sheet": ns.sheet,
+        "header_row": ns.header_row,
+        "delimiter": _delimiter(ns.delimiter),
+        "encoding": ns.encoding,
+        "notifuse_mode": ns.notifuse_mode,
+        "list_id": ns.list_id,
+        "base_url": ns.base_url,
+        "state_dir": ns.state,
+        "report": ns.report,
+        "summary_json": ns.summary_json,
+        "rate": ns.rate,
+        "concurrency": ns.concurrency,
+        "timeout": ns.timeout,
+        "max_attempts": ns.max_attempts,
+    }
+
+
 def _run_settings(ns: argparse.Namespace) -> RunSettings:
     return RunSettings(
-        source=ns.source,
-        mapping=ns.mapping,
-        target=cast(Target | None, ns.target),
-        sheet=ns.sheet,
-        header_row=ns.header_row,
-        delimiter=_delimiter(ns.delimiter),
-        encoding=ns.encoding,
-        report=ns.report,
+        **_job(ns),
         rejects=ns.rejects,
-        summary_json=ns.summary_json,
         dry_run=ns.dry_run,
         predict=ns.predict,
         create_fields=ns.create_fields,
-        rate=ns.rate,
-        concurrency=ns.concurrency,
         batch_size=ns.batch_size,
-        base_url=ns.base_url,
-        state_dir=ns.state,
         fresh=ns.fresh,
         skip_unchanged=ns.skip_unchanged,
         max_error_rate=ns.max_error_rate,
@@ -54,10 +65,6 @@ def _run_settings(ns: argparse.Namespace) -> RunSettings:
         rejects_warnings=ns.rejects_warnings,
         report_columns=_columns(ns.report_columns),
         classify=ns.classify,
-        notifuse_mode=ns.notifuse_mode,
-        list_id=ns.list_id,
-        timeout=ns.timeout,
-        max_attempts=ns.max_attempts,
         quiet=ns.quiet,
         verbose=ns.verbose,
     )
@@ -94,25 +101,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
 def _cmd_undo(ns: argparse.Namespace) -> int:
     from importer.undo import UndoSettings, summary_text, undo
 
-    settings = UndoSettings(
-        source=ns.source,
-        mapping=ns.mapping,
-        target=cast(Target | None, ns.target),
-        sheet=ns.sheet,
-        header_row=ns.header_row,
-        delimiter=_delimiter(ns.delimiter),
-        encoding=ns.encoding,
-        notifuse_mode=ns.notifuse_mode,
-        list_id=ns.list_id,
-        base_url=ns.base_url,
-        state_dir=ns.state,
-        report=ns.report,
-        summary_json=ns.summary_json,
-        rate=ns.rate,
-        concurrency=ns.concurrency,
-        timeout=ns.timeout,
-        max_attempts=ns.max_attempts,
-    )
+    settings = UndoSettings(**_job(ns))
     progress = for_stream(sys.stderr, ns.quiet, json=ns.progress_json)
     code, summary = undo(settings, os.environ, progress=progress)
     if not ns.quiet or code:
